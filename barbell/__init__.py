@@ -1,0 +1,1 @@
+"""The `barbell` command line: the only layer that wires hardware, edge and server together."""

@@ -1,0 +1,133 @@
+"""The `barbell` command (SPEC section 4): the one place that wires hardware, edge and server.
+
+User errors (bad files, bad settings) print one line and exit 2; anything else is a bug and
+keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from contract import config as layered
+from contract.errors import BarbellError
+from contract.lifts import LIFTS
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from barbell.replay import replay
+
+    return replay(Path(args.file), args.lift, args.json)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from barbell.simulate_command import simulate_to_files
+
+    return simulate_to_files(args)
+
+
+def _edge(args: argparse.Namespace) -> int:
+    from edge.config import EdgeConfig
+    from edge.daemon import run_edge
+
+    flags = {"mqtt": {"url": args.mqtt_url}, "sensor": {"kind": args.sensor}}
+    config = layered.load(EdgeConfig, args.config, flags=flags)
+    stop = _stop_on_signals()
+    sent = run_edge(config, stop)
+    logging.info("published %d messages", sent)
+    return 0
+
+
+def _server(args: argparse.Namespace) -> int:
+    from server.app import run_server
+    from server.config import ServerConfig
+
+    flags = {"mqtt": {"url": args.mqtt_url}, "influx": {"url": args.influx_url}}
+    config = layered.load(ServerConfig, args.config, flags=flags)
+    run_server(config, _stop_on_signals())
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from barbell.demo import run_demo
+
+    return run_demo(args.mqtt_url, args.influx_url, sets=args.sets, reps=args.reps, seed=args.seed)
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stop.set())
+    return stop
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="barbell", description="Open smart barbell.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, run: Command, text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=text, description=text)
+        sub.set_defaults(run=run)
+        return sub
+
+    demo = command("demo", _demo, "the whole pipeline on this machine, live")
+    demo.add_argument("--mqtt-url", help="use this broker instead of starting one")
+    demo.add_argument("--influx-url", help="use this InfluxDB 1.x instead of starting one")
+    demo.add_argument("--sets", type=int, default=2)
+    demo.add_argument("--reps", type=int, default=5)
+    demo.add_argument("--seed", type=int, default=7)
+
+    edge = command("edge", _edge, "the station daemon")
+    edge.add_argument("--config", type=Path, help="TOML settings file")
+    edge.add_argument("--sensor", choices=["i2c", "emulated", "sim"])
+    edge.add_argument("--mqtt-url")
+
+    server = command("server", _server, "ingest into InfluxDB")
+    server.add_argument("--config", type=Path, help="TOML settings file")
+    server.add_argument("--mqtt-url")
+    server.add_argument("--influx-url")
+
+    replay = command("replay", _replay, "run the edge analysis on a recording")
+    replay.add_argument("file")
+    replay.add_argument("--lift", choices=[*LIFTS, "auto"])
+    replay.add_argument("--json", action="store_true", help="one MQTT payload per line")
+
+    simulate = command("simulate", _simulate, "write a simulated recording and its truth")
+    simulate.add_argument("output", type=Path, help="recording file to write (CSV)")
+    simulate.add_argument("--lift", choices=LIFTS, default="hip_thrust")
+    simulate.add_argument("--sets", type=int, default=1)
+    simulate.add_argument("--reps", type=int, default=5)
+    simulate.add_argument("--load", type=float, default=100.0, help="kg, bar included")
+    simulate.add_argument("--one-rm", type=float, default=160.0, help="athlete's 1RM in kg")
+    simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument("--rate", type=float, default=1000.0, help="IMU rate in Hz")
+    simulate.add_argument("--noise", type=float, default=1.0, help="sensor error scale")
+    simulate.add_argument("--no-load-cells", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.run(args))
+    except BarbellError as exc:
+        print(f"barbell {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

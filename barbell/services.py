@@ -1,0 +1,198 @@
+"""Private Mosquitto and InfluxDB daemons for the demo and the tests.
+
+Each runs from its own config in its own temp dir on a free loopback port, so several can run
+beside each other and beside any system-wide daemon. Children are tied to this process with
+PR_SET_PDEATHSIG, so not even a SIGKILL of the parent leaves one behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import getpass
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+_PR_SET_PDEATHSIG = 1
+
+
+class ServiceError(RuntimeError):
+    """A local daemon could not be found or did not become ready."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _find(executable: str) -> str:
+    found = shutil.which(executable) or shutil.which(executable, path="/usr/sbin:/usr/bin")
+    if found is None:
+        raise ServiceError(
+            f"{executable} not found: run `make demo` or `make test` (they install it), "
+            "or `apt-get install mosquitto influxdb`"
+        )
+    return found
+
+
+class _Daemon:
+    """A child process with its own temp dir, stopped and cleaned up on exit."""
+
+    name = "daemon"
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix=f"barbell-{self.name}-"))
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def _command(self) -> list[str]:
+        raise NotImplementedError
+
+    def _ready(self) -> bool:
+        raise NotImplementedError
+
+    def start(self, timeout_s: float = 20.0) -> None:
+        log = (self.dir / f"{self.name}.log").open("wb")
+        self._process = subprocess.Popen(
+            self._command(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise ServiceError(f"{self.name} exited at start-up: {self.log_tail()}")
+            if self._ready():
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise ServiceError(f"{self.name} not ready after {timeout_s:.0f} s: {self.log_tail()}")
+
+    def stop(self) -> None:
+        """Stop the daemon but keep its data dir, so it can be restarted (outage tests)."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def log_tail(self, lines: int = 5) -> str:
+        log = self.dir / f"{self.name}.log"
+        text = log.read_text(errors="replace") if log.exists() else ""
+        return " | ".join(text.strip().splitlines()[-lines:])
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class LocalMosquitto(_Daemon):
+    """Mosquitto with persistence and a deep queue for offline persistent sessions."""
+
+    name = "mosquitto"
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def _command(self) -> list[str]:
+        conf = self.dir / "mosquitto.conf"
+        conf.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            "allow_anonymous true\n"
+            # Stay the current user: dropping to `mosquitto` would clear PR_SET_PDEATHSIG.
+            f"user {getpass.getuser()}\n"
+            "persistence true\n"
+            f"persistence_location {self.dir}/\n"
+            # The default of 1000 would drop reps queued for an offline server.
+            "max_queued_messages 1000000\n"
+            "log_type error\nlog_type warning\n"
+        )
+        return [_find("mosquitto"), "-c", str(conf)]
+
+    def _ready(self) -> bool:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
+            return True
+        return False
+
+
+class LocalInfluxDB(_Daemon):
+    """InfluxDB 1.x with reporting, monitoring and the RPC port turned off."""
+
+    name = "influxd"
+
+    def __init__(self, database: str = "barbell") -> None:
+        super().__init__()
+        self.database = database
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _command(self) -> list[str]:
+        conf = self.dir / "influxdb.conf"
+        conf.write_text(
+            "reporting-disabled = true\n"
+            # The RPC port 8088 is shared by default, which breaks two daemons side by side.
+            'bind-address = "127.0.0.1:0"\n'
+            f'[meta]\n  dir = "{self.dir}/meta"\n'
+            f'[data]\n  dir = "{self.dir}/data"\n  wal-dir = "{self.dir}/wal"\n'
+            "  query-log-enabled = false\n"
+            f'[http]\n  bind-address = "127.0.0.1:{self.port}"\n  log-enabled = false\n'
+            "[monitor]\n  store-enabled = false\n"
+            "[subscriber]\n  enabled = false\n"
+            "[continuous_queries]\n  enabled = false\n"
+        )
+        return [_find("influxd"), "-config", str(conf)]
+
+    def _ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/ping", timeout=0.5) as response:
+                if response.status != 204:
+                    return False
+        except (OSError, urllib.error.URLError):
+            return False
+        self.query(f'CREATE DATABASE "{self.database}"')
+        return True
+
+    def query(self, influxql: str) -> dict:
+        """Run InfluxQL through /query and return the decoded JSON."""
+        body = urllib.parse.urlencode({"q": influxql, "db": self.database}).encode()
+        with urllib.request.urlopen(f"{self.url}/query", data=body, timeout=10) as response:
+            return dict(json.load(response))

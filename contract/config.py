@@ -1,0 +1,98 @@
+"""Layered settings (SPEC section 8): a TOML file, then `BARBELL_<SECTION>_<KEY>` environment
+variables, then command-line flags, each overriding the one before, validated once by msgspec.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar, get_origin, get_type_hints
+
+import msgspec
+
+from contract.errors import ConfigError
+
+T = TypeVar("T", bound=msgspec.Struct)
+ENV_PREFIX = "BARBELL_"
+
+
+class Section(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Base of a config section: unknown keys are errors, so a typo is caught at start-up."""
+
+
+class MqttSettings(Section):
+    url: str = "mqtt://127.0.0.1:1883"
+    username: str | None = None
+    password_file: Path | None = None
+    client_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.url.startswith(("mqtt://", "mqtts://")):
+            raise ValueError(f"mqtt.url {self.url!r} must start with mqtt:// or mqtts://")
+
+
+def read_secret(path: Path | None) -> str | None:
+    """A secret from its file, stripped of the trailing newline editors add."""
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read secret file {path}: {exc.strerror}") from None
+
+
+def load(
+    cls: type[T],
+    path: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    flags: Mapping[str, Mapping[str, Any]] | None = None,
+) -> T:
+    """Merge the three sources into `cls`; any bad value raises one ConfigError naming it."""
+    merged: dict[str, dict[str, Any]] = {}
+    if path is not None:
+        try:
+            with path.open("rb") as file:
+                document = tomllib.load(file)
+        except OSError as exc:
+            raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        for section, values in document.items():
+            if not isinstance(values, dict):
+                raise ConfigError(f"{path}: [{section}] must be a table")
+            merged[section] = dict(values)
+    _merge(merged, _from_environment(cls, os.environ if environ is None else environ))
+    _merge(
+        merged,
+        {s: {k: v for k, v in kv.items() if v is not None} for s, kv in (flags or {}).items()},
+    )
+    try:
+        return msgspec.convert(merged, cls, strict=False)
+    except msgspec.ValidationError as exc:
+        where = f" in {path}" if path else ""
+        raise ConfigError(f"invalid setting{where}: {exc}") from None
+
+
+def _merge(into: dict[str, dict[str, Any]], layer: Mapping[str, Mapping[str, Any]]) -> None:
+    for section, values in layer.items():
+        into.setdefault(section, {}).update(values)
+
+
+def _from_environment(
+    cls: type[msgspec.Struct], environ: Mapping[str, str]
+) -> dict[str, dict[str, Any]]:
+    layer: dict[str, dict[str, Any]] = {}
+    for section, section_type in get_type_hints(cls).items():
+        for key, key_type in get_type_hints(section_type).items():
+            value = environ.get(f"{ENV_PREFIX}{section}_{key}".upper())
+            if value is None:
+                continue
+            # Lists come as comma-separated text: BARBELL_SIM_FAULTS=momentum:0.8,bar_tilt
+            layer.setdefault(section, {})[key] = (
+                [item.strip() for item in value.split(",") if item.strip()]
+                if get_origin(key_type) is list
+                else value
+            )
+    return layer

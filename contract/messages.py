@@ -1,0 +1,106 @@
+"""MQTT payloads (SPEC section 5), as msgspec structs tagged by their `schema` field.
+
+The edge encodes them and the server decodes them with the same types, so the wire contract
+lives here once. Field names are the contract; fields may be added, never renamed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+from contract.lifts import LiftOrAuto
+from contract.topics import ID_PATTERN
+
+Id = Annotated[str, Meta(pattern=ID_PATTERN)]
+Seconds = Annotated[float, Meta(ge=0)]
+Metres = Annotated[float, Meta(ge=0, le=5)]
+Speed = Annotated[float, Meta(ge=-20, le=20)]
+Index = Annotated[int, Meta(ge=0, le=1_000_000)]
+Severity = Literal["info", "warn", "critical"]
+
+
+class Fault(msgspec.Struct, frozen=True):
+    code: str
+    severity: Severity
+    value: float
+    threshold: float
+
+
+class RepMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbell.rep/1"):
+    """One rep. `t_*` are recording seconds in replay and UTC epoch seconds live."""
+
+    msg_id: Annotated[str, Meta(min_length=1, max_length=200)]
+    gym: Id
+    station: Id
+    session_id: Annotated[str, Meta(min_length=1, max_length=100)]
+    athlete: str = ""
+    lift: LiftOrAuto
+    load_kg: Annotated[float, Meta(ge=0, le=1000)] | None = None
+    set_index: Index
+    rep_index: Index
+    t_start: Seconds
+    t_concentric_start: Seconds
+    t_concentric_end: Seconds
+    t_end: Seconds
+    rom_m: Metres
+    mean_velocity_mps: Speed | None = None
+    peak_velocity_mps: Speed | None = None
+    mean_propulsive_velocity_mps: Speed | None = None
+    concentric_s: Seconds | None = None
+    eccentric_s: Seconds | None = None
+    lockout_hold_s: Seconds | None = None
+    tilt_max_deg: Annotated[float, Meta(ge=0, le=180)] | None = None
+    drift_ap_m: float | None = None
+    drift_lateral_m: float | None = None
+    asymmetry_pct: float | None = None
+    peak_power_w: float | None = None
+    velocity_loss_pct: float | None = None
+    faults: list[Fault] = msgspec.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.t_start <= self.t_concentric_start <= self.t_concentric_end <= self.t_end:
+            raise ValueError("rep times must run t_start <= t_concentric_* <= t_end")
+
+
+class SetMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbell.set/1"):
+    """One set, sent when it ends."""
+
+    msg_id: Annotated[str, Meta(min_length=1, max_length=200)]
+    gym: Id
+    station: Id
+    session_id: Annotated[str, Meta(min_length=1, max_length=100)]
+    athlete: str = ""
+    lift: LiftOrAuto
+    load_kg: Annotated[float, Meta(ge=0, le=1000)] | None = None
+    set_index: Index
+    reps: Index
+    t_start: Seconds
+    t_end: Seconds
+    best_mean_velocity_mps: Speed | None = None
+    last_mean_velocity_mps: Speed | None = None
+    velocity_loss_pct: float | None = None
+    fault_counts: dict[str, int] = msgspec.field(default_factory=dict)
+
+
+class StatusMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbell.status/1"):
+    state: Literal["online", "offline"]
+    version: str
+    since: float
+
+
+Message = RepMessage | SetMessage | StatusMessage
+
+_encoder = msgspec.json.Encoder()
+_decoder: msgspec.json.Decoder[Message] = msgspec.json.Decoder(Message)
+
+
+def encode(message: Message) -> bytes:
+    return _encoder.encode(message)
+
+
+def decode(payload: bytes | bytearray) -> Message:
+    """Decode and validate a payload; raises msgspec.ValidationError or DecodeError."""
+    return _decoder.decode(payload)

@@ -1,0 +1,35 @@
+"""MQTT topic names (SPEC section 5): `barbell/v1/{gym}/{station}/{kind}`."""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+ROOT = "barbell/v1"
+Kind = Literal["status", "rep", "set", "path", "health", "cmd", "alert", "advice"]
+SHARED_INGEST = f"$share/barbell-ingest/{ROOT}/+/+/#"
+DEAD_LETTERS = f"{ROOT}/_dead"
+
+# gym and station ids become topic levels, so they may not hold MQTT's special characters.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class StationTopic(NamedTuple):
+    gym: str
+    station: str
+    kind: str
+
+
+def topic(gym: str, station: str, kind: Kind) -> str:
+    return f"{ROOT}/{gym}/{station}/{kind}"
+
+
+def parse(name: str) -> StationTopic | None:
+    """Split a station topic into its levels; None for anything else (dead letters included)."""
+    parts = name.split("/")
+    if len(parts) != 5 or "/".join(parts[:2]) != ROOT or parts[2] == "_dead":
+        return None
+    return StationTopic(parts[2], parts[3], parts[4])
+
+
+def dead_letter(original: str) -> str:
+    return f"{DEAD_LETTERS}/{original.removeprefix(ROOT + '/')}"

@@ -1,0 +1,47 @@
+"""Where the daemon's samples come from: chunks in recording units, as FIFO drains arrive."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+from contract.errors import ConfigError
+from contract.recording import Chunk
+from edge.config import EdgeConfig
+from hardware.simulate import SimSpec, simulate
+
+DRAIN_S = 0.05  # a FIFO drain every 50 ms, as the real driver will do
+
+
+def sim_spec(config: EdgeConfig) -> SimSpec:
+    """The simulator's input for a `sim` or `emulated` station."""
+    sim = config.sim
+    return SimSpec(
+        lift="hip_thrust" if sim.lift == "auto" else sim.lift,
+        sets=sim.sets,
+        reps=sim.reps,
+        load_kg=sim.load_kg,
+        seed=sim.seed,
+        rate_hz=config.sensor.rate_hz,
+        athlete=sim.athlete,
+    )
+
+
+def simulated(config: EdgeConfig, stop: threading.Event) -> Iterator[Chunk]:
+    """The simulator's session, paced in real time unless `sim.realtime` is off."""
+    recording = simulate(sim_spec(config)).recording
+    size = max(1, int(DRAIN_S * config.sensor.rate_hz))
+    started = time.monotonic()
+    for chunk in recording.split(size):
+        if stop.is_set():
+            return
+        if config.sim.realtime:
+            stop.wait(max(0.0, started + float(chunk.t[-1]) - time.monotonic()))
+        yield chunk
+
+
+def open_source(config: EdgeConfig, stop: threading.Event) -> Iterator[Chunk]:
+    if config.sensor.kind == "sim":
+        return simulated(config, stop)
+    raise ConfigError(f"sensor.kind {config.sensor.kind!r} is not available yet; use 'sim'")

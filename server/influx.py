@@ -1,0 +1,106 @@
+"""Writers for InfluxDB 1.x (`/write`) and 2.x/3.x (influxdb-client), behind one interface.
+
+Both take line protocol and sort failures into retry (connection, 5xx, 429) and reject (the
+data itself is bad, 4xx), so the caller can hold a batch or dead-letter it.
+"""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.parse
+import urllib.request
+from base64 import b64encode
+from typing import Protocol
+
+from contract.config import read_secret
+from contract.errors import BarbellError
+from server.config import InfluxSettings
+
+
+class WriteError(BarbellError, ConnectionError):
+    """InfluxDB did not take the batch. `retry` says whether sending it again can help."""
+
+    def __init__(self, message: str, retry: bool) -> None:
+        super().__init__(message)
+        self.retry = retry
+
+
+def _retryable(status: int) -> bool:
+    return status >= 500 or status == 429
+
+
+class Writer(Protocol):
+    def write(self, lines: list[str]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class V1Writer:
+    """POST /write with db, rp and precision=ns; user and password as 1.x expects them."""
+
+    def __init__(self, settings: InfluxSettings, timeout_s: float = 10.0) -> None:
+        params = {"db": settings.database, "precision": "ns"}
+        if settings.retention_policy:
+            params["rp"] = settings.retention_policy
+        self._url = f"{settings.url.rstrip('/')}/write?{urllib.parse.urlencode(params)}"
+        self._headers = {"Content-Type": "text/plain; charset=utf-8"}
+        if settings.username:
+            secret = f"{settings.username}:{read_secret(settings.password_file) or ''}"
+            self._headers["Authorization"] = "Basic " + b64encode(secret.encode()).decode()
+        self._timeout_s = timeout_s
+
+    def write(self, lines: list[str]) -> None:
+        request = urllib.request.Request(
+            self._url, data="\n".join(lines).encode(), headers=self._headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout_s):
+                return
+        except urllib.error.HTTPError as exc:
+            body = exc.read().decode(errors="replace")[:300]
+            raise WriteError(f"InfluxDB {exc.code}: {body}", _retryable(exc.code)) from None
+        except OSError as exc:  # refused, reset, timed out, DNS
+            raise WriteError(f"InfluxDB unreachable: {exc}", retry=True) from None
+
+    def close(self) -> None:
+        pass
+
+
+class V2Writer:
+    """influxdb-client's synchronous write API: token, org and bucket."""
+
+    def __init__(self, settings: InfluxSettings, timeout_s: float = 10.0) -> None:
+        from influxdb_client import InfluxDBClient
+        from influxdb_client.client.write_api import SYNCHRONOUS
+
+        self._client = InfluxDBClient(
+            url=settings.url,
+            token=read_secret(settings.token_file) or "",
+            org=settings.org or "",
+            timeout=int(timeout_s * 1000),
+            retries=0,  # retrying is the caller's decision, made with the batch in hand
+        )
+        self._api = self._client.write_api(write_options=SYNCHRONOUS)
+        assert settings.org and settings.bucket  # the settings check this at start-up
+        self._bucket, self._org = settings.bucket, settings.org
+
+    def write(self, lines: list[str]) -> None:
+        from influxdb_client.rest import ApiException
+        from urllib3.exceptions import HTTPError as TransportError
+
+        try:
+            self._api.write(bucket=self._bucket, org=self._org, record=lines)
+        except ApiException as exc:
+            status = int(exc.status or 0)
+            raise WriteError(
+                f"InfluxDB {status}: {exc.body or exc.reason}", _retryable(status)
+            ) from None
+        except (OSError, TransportError) as exc:
+            raise WriteError(f"InfluxDB unreachable: {exc}", retry=True) from None
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def make_writer(settings: InfluxSettings) -> Writer:
+    return V2Writer(settings) if settings.api == 2 else V1Writer(settings)

@@ -1,0 +1,54 @@
+"""Wire messages as InfluxDB points (SPEC section 6), the same line protocol for every writer.
+
+Tags are gym, station, athlete and lift; the rest are fields. A rep is stamped with its
+concentric end, so a resent rep overwrites itself instead of adding a point.
+"""
+
+from __future__ import annotations
+
+import math
+
+import msgspec
+from influxdb_client import Point, WritePrecision
+
+from contract.messages import RepMessage, SetMessage
+
+TAGS = ("gym", "station", "athlete", "lift")
+_NOT_FIELDS = {*TAGS, "faults", "fault_counts", "t_concentric_end"}
+
+
+def _ns(seconds: float) -> int:
+    return round(seconds * 1e9)
+
+
+def _point(measurement: str, message: msgspec.Struct, stamp_s: float) -> Point:
+    point = Point(measurement).time(_ns(stamp_s), WritePrecision.NS)
+    values = msgspec.structs.asdict(message)
+    for tag in TAGS:
+        point.tag(tag, values[tag])
+    for name, value in values.items():
+        # None and non-finite values have no line-protocol form; they are simply absent.
+        if name in _NOT_FIELDS or value is None:
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            continue
+        point.field(name, value)
+    return point
+
+
+def rep_point(rep: RepMessage) -> Point:
+    point = _point("rep", rep, rep.t_concentric_end)
+    point.field("t_concentric_end", rep.t_concentric_end)
+    point.field("fault_count", len(rep.faults))
+    return point
+
+
+def set_point(message: SetMessage) -> Point:
+    point = _point("set", message, message.t_end)
+    for code, count in message.fault_counts.items():
+        point.field(f"faults_{code}", count)
+    return point
+
+
+def line(point: Point) -> str:
+    return str(point.to_line_protocol())

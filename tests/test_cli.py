@@ -1,0 +1,95 @@
+"""The `barbell` command as a user runs it: simulate, replay, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import msgspec
+
+from contract.messages import RepMessage, SetMessage, decode
+
+
+def barbell(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "barbell.cli", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_simulate_then_replay_json_prints_one_rep_payload_per_line(tmp_path: Path) -> None:
+    recording = tmp_path / "ht.csv"
+    made = barbell("simulate", str(recording), "--reps", "4", "--seed", "21")
+    assert made.returncode == 0, made.stderr
+    truth = json.loads(recording.with_suffix(".truth.json").read_text())
+
+    replayed = barbell("replay", str(recording), "--json")
+    assert replayed.returncode == 0, replayed.stderr
+    messages = [decode(line.encode()) for line in replayed.stdout.splitlines()]
+    reps = [m for m in messages if isinstance(m, RepMessage)]
+    sets = [m for m in messages if isinstance(m, SetMessage)]
+    assert len(reps) == len(truth["reps"]) == 4
+    assert messages == reps + sets and len(sets) == 1  # reps first, then the set
+    assert all(
+        json.loads(line)["schema"] == "barbell.rep/1" for line in replayed.stdout.splitlines()[:4]
+    )
+    for rep, true_rep in zip(reps, truth["reps"], strict=True):
+        assert rep.lift == "hip_thrust"
+        assert abs(rep.t_concentric_start - true_rep["t_concentric_start"]) < 0.15
+        assert abs(rep.rom_m - true_rep["rom_m"]) < 0.03
+
+
+def test_a_bad_recording_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("t,ax,ay,az,gx,gy,gz\n0,1,2,oops,4,5,6\n")
+    result = barbell("replay", str(bad), "--json")
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"barbell replay: {bad}:2:7: az 'oops' is not a number"
+    assert result.stdout == ""
+
+
+def test_a_missing_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = barbell("replay", str(tmp_path / "nope.csv"))
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "nope.csv" in result.stderr
+
+
+def test_a_bad_setting_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    config = tmp_path / "edge.toml"
+    config.write_text('[sim]\nreps = "many"\n')
+    result = barbell("edge", "--config", str(config))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "sim.reps" in result.stderr
+
+
+def test_rep_payloads_are_strictly_validated() -> None:
+    good = {
+        "schema": "barbell.rep/1",
+        "msg_id": "m1",
+        "gym": "g1",
+        "station": "bar1",
+        "session_id": "s1",
+        "lift": "hip_thrust",
+        "set_index": 0,
+        "rep_index": 0,
+        "t_start": 1.0,
+        "t_concentric_start": 1.1,
+        "t_concentric_end": 1.5,
+        "t_end": 2.0,
+        "rom_m": 0.25,
+    }
+    assert isinstance(decode(json.dumps(good).encode()), RepMessage)
+    for bad in (
+        {**good, "schema": "barbell.rep/9"},
+        {**good, "gym": "a/b"},
+        {**good, "rom_m": -1},
+        {**good, "t_end": 0.5},
+        {k: v for k, v in good.items() if k != "msg_id"},
+    ):
+        try:
+            decode(json.dumps(bad).encode())
+        except msgspec.ValidationError:
+            continue
+        raise AssertionError(f"accepted {bad}")

@@ -1,0 +1,142 @@
+"""Both InfluxDB writers: the 1.x one against the real 1.6 server, the 2.x one against an HTTP
+endpoint that records its requests, whose line protocol the real 1.6 server must then accept.
+"""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from barbell.services import LocalInfluxDB, free_port
+from contract.messages import Fault, RepMessage
+from server.config import InfluxSettings
+from server.influx import V1Writer, V2Writer, WriteError
+from server.points import line, rep_point
+from tests.helpers import rows
+
+
+def _rep(rep_index: int, athlete: str = "ana lee") -> RepMessage:
+    return RepMessage(
+        msg_id=f"g1/bar1/s1/s0/r{rep_index}",
+        gym="g1",
+        station="bar1",
+        session_id="s1",
+        athlete=athlete,
+        lift="hip_thrust",
+        load_kg=100.0,
+        set_index=0,
+        rep_index=rep_index,
+        t_start=1_700_000_000.0 + rep_index * 3,
+        t_concentric_start=1_700_000_000.2 + rep_index * 3,
+        t_concentric_end=1_700_000_000.6 + rep_index * 3,
+        t_end=1_700_000_002.0 + rep_index * 3,
+        rom_m=0.25,
+        mean_velocity_mps=0.6,
+        peak_velocity_mps=float("nan"),
+        faults=[Fault("bar_tilt", "warn", 6.0, 5.0)],
+    )
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    requests: ClassVar[list[tuple[str, str, dict[str, str], bytes]]] = []
+    status = 204
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.headers.get("Content-Encoding") == "gzip":
+            import gzip
+
+            body = gzip.decompress(body)
+        type(self).requests.append((self.command, self.path, dict(self.headers), body))
+        self.send_response(type(self).status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def recorder() -> Iterator[tuple[str, type[_Recorder]]]:
+    handler = type("Recorder", (_Recorder,), {"requests": [], "status": 204})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", handler
+    server.shutdown()
+    server.server_close()
+
+
+def test_v2_writer_sends_well_formed_requests_that_influxdb_1x_accepts(
+    recorder: tuple[str, type[_Recorder]], influxdb: LocalInfluxDB, tmp_path: Path
+) -> None:
+    url, handler = recorder
+    token = tmp_path / "token"
+    token.write_text("s3cret-token\n")
+    writer = V2Writer(
+        InfluxSettings(url=url, api=2, org="gym-org", bucket="reps", token_file=token)
+    )
+    lines = [line(rep_point(_rep(i))) for i in range(3)]
+    writer.write(lines)
+    writer.close()
+
+    [(method, path, headers, body)] = handler.requests
+    target = urllib.parse.urlsplit(path)
+    query = urllib.parse.parse_qs(target.query)
+    assert (method, target.path) == ("POST", "/api/v2/write")
+    assert (
+        query["org"] == ["gym-org"] and query["bucket"] == ["reps"] and query["precision"] == ["ns"]
+    )
+    assert headers["Authorization"] == "Token s3cret-token"
+    assert body.decode().splitlines() == lines
+
+    # The same bytes, posted to the real 1.x server, are stored as three points.
+    V1Writer(InfluxSettings(url=influxdb.url)).write(body.decode().splitlines())
+    stored = rows(influxdb, 'SELECT * FROM "rep" GROUP BY *')
+    assert len(stored) == 3
+    assert {p["athlete"] for p in stored} == {"ana lee"}
+    assert all(p["fault_count"] == 1 and p["rom_m"] == 0.25 for p in stored)
+    assert all(p.get("peak_velocity_mps") is None for p in stored)  # NaN is left out, not sent
+
+
+def test_v2_writer_sorts_server_errors_into_retry_and_reject(
+    recorder: tuple[str, type[_Recorder]],
+) -> None:
+    url, handler = recorder
+    settings = InfluxSettings(url=url, api=2, org="o", bucket="b")
+    for status, retry in ((503, True), (429, True), (400, False)):
+        handler.status = status
+        with pytest.raises(WriteError) as caught:
+            V2Writer(settings).write([line(rep_point(_rep(0)))])
+        assert caught.value.retry is retry, status
+
+
+def test_v1_writer_rejects_bad_line_protocol_without_retry(influxdb: LocalInfluxDB) -> None:
+    with pytest.raises(WriteError) as caught:
+        V1Writer(InfluxSettings(url=influxdb.url)).write(["rep,gym=g1 rom_m=notanumber 1"])
+    assert caught.value.retry is False
+    assert "400" in str(caught.value)
+
+
+def test_writers_call_an_unreachable_server_a_retry() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    for writer in (
+        V1Writer(InfluxSettings(url=url)),
+        V2Writer(InfluxSettings(url=url, api=2, org="o", bucket="b")),
+    ):
+        with pytest.raises(WriteError) as caught:
+            writer.write([line(rep_point(_rep(0)))])
+        assert caught.value.retry is True
+
+
+def test_a_resent_rep_overwrites_its_point(influxdb: LocalInfluxDB) -> None:
+    writer = V1Writer(InfluxSettings(url=influxdb.url))
+    for _ in range(3):
+        writer.write([line(rep_point(_rep(7)))])
+    assert len(rows(influxdb, 'SELECT * FROM "rep"')) == 1
