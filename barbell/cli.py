@@ -110,7 +110,30 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int, default=0)
     simulate.add_argument("--rate", type=float, default=1000.0, help="IMU rate in Hz")
     simulate.add_argument("--noise", type=float, default=1.0, help="sensor error scale")
+    simulate.add_argument(
+        "--force-rate",
+        type=float,
+        choices=[80.0, 320.0],
+        default=320.0,
+        help="load-cell samples per second",
+    )
     simulate.add_argument("--no-load-cells", action="store_true")
+    simulate.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="CODE[:MAG][@REPS]",
+        help="inject a form fault, e.g. bar_tilt:0.5@3,4 (repeatable)",
+    )
+    simulate.add_argument("--rest", type=float, default=10.0, help="seconds between sets")
+    simulate.add_argument(
+        "--duration", type=float, default=0.0, help="pad with rest to at least this many seconds"
+    )
+    simulate.add_argument(
+        "--no-setup",
+        action="store_true",
+        help="no unrack, walk-out or rolling the bar onto the hips",
+    )
     return parser
 
 

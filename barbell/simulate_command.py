@@ -25,7 +25,11 @@ def simulate_to_files(args: argparse.Namespace) -> int:
         seed=args.seed,
         rate_hz=args.rate,
         noise=args.noise,
-        force_sps=None if args.no_load_cells else 320.0,
+        force_sps=None if args.no_load_cells else args.force_rate,
+        faults=tuple(args.fault),
+        rest_s=args.rest,
+        min_duration_s=args.duration,
+        setup=not args.no_setup,
     )
     result = simulate(spec)
     write_recording(args.output, result.header, result.recording.split(4096))

@@ -25,6 +25,9 @@ def sim_spec(config: EdgeConfig) -> SimSpec:
         seed=sim.seed,
         rate_hz=config.sensor.rate_hz,
         athlete=sim.athlete,
+        faults=tuple(sim.faults),
+        # The skeleton's rep counter does not yet tell set-up motion from reps (issue 4).
+        setup=False,
     )
 
 

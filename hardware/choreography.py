@@ -1,7 +1,9 @@
-"""The plan of a session: rests, reps and set boundaries as moves of the bar's six channels.
+"""The plan of a session: set-up, reps and rests as moves of the bar's channels.
 
-The bar frame is x along the bar (to the lifter's right), y toward the lifter's face (AP), z up.
-Angles: roll about the bar's own axis, tilt (one side lower) and yaw, in radians.
+The bar frame is x along the bar (to the lifter's right), y horizontal toward the lifter's head
+(anterior-posterior), z up. Angles in radians: roll about the bar's own axis, tilt (the right
+end lower for positive values) and yaw. `asymmetry` is the left-minus-right share of the load in
+percent of the total, read by the load cells.
 """
 
 from __future__ import annotations
@@ -9,18 +11,46 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import optimize
 
+from hardware.faults import SET_LEVEL, FaultSpec
 from hardware.lifts import LiftProfile
-from hardware.motion import BetaShape, Channel, Move
+from hardware.motion import MIN_JERK, BetaShape, Channel, Move, Wobble
 
-CHANNELS = ("x", "y", "z", "roll", "tilt", "yaw")
+CHANNELS = ("x", "y", "z", "roll", "tilt", "yaw", "asymmetry")
+PLATE_RADIUS_M = 0.225  # a 45 cm plate: the bar rolls this far per radian
+FATIGUE_EXPONENT = 2.5  # velocity falls slowly at first and fast near failure
+VELOCITY_LOSS_LABEL = 0.20  # true loss against the set's best rep that labels velocity_loss
+GRINDING_LABEL = 1.3  # true MCV under this multiple of v1RM labels grinding
 
 
 @dataclass(frozen=True)
 class Athlete:
     one_rm_kg: float
     rom_m: float  # this athlete's full concentric travel
-    velocity_scale: float  # this athlete against the population profile (≈1)
+    velocity_scale: float  # this athlete and day against the population profile (≈1)
+
+
+@dataclass
+class RepPlan:
+    """What one rep will be, before it becomes moves; faults edit it."""
+
+    set_index: int
+    rep_index: int
+    mcv_mps: float
+    rom_m: float
+    eccentric_s: float
+    hold_s: float
+    pause_s: float  # before the next rep: at the bottom (concentric-first) or the top
+    shape: BetaShape
+    sticking: bool  # a heavy rep's two-peak concentric with a slow middle
+    stall_s: float = 0.0  # hips shooting: a stall inside the concentric
+    drift_ap_m: float = 0.0
+    drift_lateral_m: float = 0.0
+    tilt_rad: float = 0.0
+    roll_rad: float = 0.0
+    asymmetry_pct: float = 0.0
+    faults: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -33,14 +63,14 @@ class PlannedRep:
     t_end: float
     rom_m: float
     lockout_hold_s: float
-    faults: dict[str, float] = field(default_factory=dict)  # code → magnitude (0–1)
+    faults: dict[str, float]
 
 
 @dataclass
 class Plan:
     channels: dict[str, Channel]
     reps: list[PlannedRep]
-    sets: list[tuple[float, float]]  # (t_start, t_end) per set
+    sets: list[tuple[float, float]]  # (t_start, t_end) of each set's reps
     duration_s: float
 
 
@@ -51,86 +81,272 @@ def plan_session(
     reps_per_set: int,
     sets: int,
     rng: np.random.Generator,
-    lead_in_s: float = 2.0,
+    faults: tuple[FaultSpec, ...] = (),
     rest_s: float = 10.0,
+    lead_in_s: float = 2.0,
+    setup: bool = True,
 ) -> Plan:
     channels = {name: Channel() for name in CHANNELS}
     channels["z"].start = profile.rest_height_m
-    fraction = min(load_kg / athlete.one_rm_kg, 1.05)
-    heavy = float(np.clip((fraction - 0.4) / 0.6, 0.0, 1.0))  # 0 at 40 % 1RM, 1 at 100 %
-    # Reps to failure at this load (Epley), so velocity falls to v1RM on the last possible rep.
-    reps_to_failure = max(1.0, 30.0 * (1.0 / fraction - 1.0) + 1.0)
-    first_mcv = profile.mcv_at(fraction) * athlete.velocity_scale
     reps: list[PlannedRep] = []
-    set_bounds: list[tuple[float, float]] = []
+    bounds: list[tuple[float, float]] = []
     t = lead_in_s
     for set_index in range(sets):
-        set_start = t
-        for rep_index in range(reps_per_set):
-            progress = min(rep_index / reps_to_failure, 1.0)
-            mcv = first_mcv - (first_mcv - profile.v1rm_mps) * progress**1.6
-            mcv = max(mcv * (1 + rng.normal(0, 0.02)), 0.6 * profile.v1rm_mps)
-            rom = athlete.rom_m * (1 + rng.normal(0, 0.015))
-            rep = _add_rep(channels, profile, rng, t, mcv, rom, heavy, set_index, rep_index)
-            reps.append(rep)
-            t = rep.t_end + _between(profile, rng, heavy)
-        set_bounds.append((set_start, t))
-        t += rest_s
-    return Plan(channels, reps, set_bounds, t)
+        if setup:
+            t = _set_up(channels, profile, rng, t)
+        first = len(reps)
+        for plan in _rep_plans(profile, athlete, load_kg, reps_per_set, set_index, rng, faults):
+            reps.append(_add_rep(channels, profile, plan, t))
+            t = reps[-1].t_end + plan.pause_s
+        bounds.append((reps[first].t_start, reps[-1].t_end))
+        t = reps[-1].t_end + float(rng.uniform(0.5, 1.5))
+        if setup:
+            t = _put_away(channels, profile, rng, t)
+        t += rest_s if set_index < sets - 1 else lead_in_s
+    return Plan(channels, reps, bounds, t)
 
 
-def _between(profile: LiftProfile, rng: np.random.Generator, heavy: float) -> float:
-    """The pause that separates reps: at the bottom for concentric-first lifts, else at the top."""
-    low, high = profile.bottom_pause_s if profile.concentric_first else profile.top_pause_s
-    return float(low + (high - low) * rng.uniform(0.3, 1.0) * (0.5 + heavy / 2))
+def _rep_plans(
+    profile: LiftProfile,
+    athlete: Athlete,
+    load_kg: float,
+    count: int,
+    set_index: int,
+    rng: np.random.Generator,
+    faults: tuple[FaultSpec, ...],
+) -> list[RepPlan]:
+    fraction = min(load_kg / athlete.one_rm_kg, 1.0)
+    heavy = float(np.clip((fraction - 0.4) / 0.6, 0.0, 1.0))  # 0 at 40 % 1RM, 1 at 100 %
+    v1rm = profile.v1rm_mps * athlete.velocity_scale
+    first = max(profile.mcv_at(fraction) * athlete.velocity_scale, v1rm)
+    # Reps to failure at this load (Epley's relation), where velocity reaches v1RM.
+    to_failure = max(1.0, 30.0 * (1.0 / fraction - 1.0) + 1.0)
+    loss = {f.code: f for f in faults}.get("velocity_loss")
+    final_loss = loss.value() if loss else 1.0 - v1rm / first
+    span = (count - 1) if loss else to_failure - 1
+    plans = []
+    for i in range(count):
+        progress = min(i / span, 1.0) if span > 0 else 0.0
+        mcv = max(first * (1 - final_loss * progress**FATIGUE_EXPONENT), v1rm * 0.9)
+        ecc_low, ecc_high = profile.eccentric_s
+        between = profile.bottom_pause_s if profile.concentric_first else profile.top_pause_s
+        plans.append(
+            RepPlan(
+                set_index=set_index,
+                rep_index=i,
+                mcv_mps=mcv * (1 + rng.normal(0, 0.02)),
+                rom_m=athlete.rom_m * (1 + rng.normal(0, 0.01)),
+                eccentric_s=(ecc_low + (ecc_high - ecc_low) * heavy) * rng.uniform(0.9, 1.1),
+                hold_s=float(rng.uniform(*profile.top_pause_s)),
+                pause_s=float(rng.uniform(*between)),
+                shape=BetaShape(a=2.0, b=2.6 - 0.6 * heavy),
+                sticking=fraction >= 0.85,
+                drift_ap_m=float(rng.uniform(*profile.drift_ap_m)),
+                drift_lateral_m=float(rng.normal(0, 0.005)),
+                tilt_rad=float(rng.normal(0, np.radians(0.7))),
+                roll_rad=float(rng.normal(0, np.radians(4))),
+                asymmetry_pct=float(rng.normal(0, 1.5)),
+            )
+        )
+    for plan in plans:
+        for fault in faults:
+            if fault.code not in SET_LEVEL and fault.hits(plan.rep_index, count):
+                _inject(plan, fault, profile)
+    if (grinding := {f.code: f for f in faults}.get("grinding")) is not None:
+        targets = grinding.reps if grinding.reps is not None else (count - 1,)
+        for plan in plans:
+            if plan.rep_index in targets:
+                plan.mcv_mps = v1rm * grinding.value()
+    _label_set_faults(plans, v1rm)
+    return plans
+
+
+def _inject(plan: RepPlan, fault: FaultSpec, profile: LiftProfile) -> None:
+    """Change one rep as the fault would; record the fault's magnitude as its label."""
+    value = fault.value()
+    code = fault.code
+    if code == "partial_lockout":
+        plan.rom_m *= 1 - value
+    elif code == "overextension":
+        plan.rom_m += value
+    elif code == "no_lockout_hold":
+        plan.hold_s = value
+        if not profile.concentric_first:  # the top pause is also the gap to the next rep
+            plan.pause_s = value
+    elif code == "momentum":
+        plan.shape = _shape_with_peak(value)
+        plan.sticking = False
+        if profile.concentric_first:
+            plan.pause_s = 0.0  # a bounce out of the bottom
+    elif code == "hip_shoot":
+        if not profile.hinge:
+            return
+        plan.stall_s = value
+    elif code == "bar_tilt":
+        plan.tilt_rad = np.radians(value) * np.sign(plan.tilt_rad or 1.0)
+    elif code == "load_asymmetry":
+        plan.asymmetry_pct = value * np.sign(plan.asymmetry_pct or 1.0)
+    elif code == "bar_drift":
+        plan.drift_ap_m += value
+    elif code == "fast_eccentric":
+        plan.eccentric_s = max(0.2, value * plan.rom_m / plan.mcv_mps)
+    plan.faults[code] = fault.magnitude
+
+
+def _label_set_faults(plans: list[RepPlan], v1rm: float) -> None:
+    """Velocity loss and grinding are what happened, injected or not: label them by truth."""
+    best = 0.0
+    for plan in plans:
+        best = max(best, plan.mcv_mps)
+        loss = 1 - plan.mcv_mps / best
+        if loss >= VELOCITY_LOSS_LABEL:
+            plan.faults["velocity_loss"] = float(np.clip((loss - 0.25) / 0.25, 0, 1))
+        if plan.mcv_mps <= GRINDING_LABEL * v1rm:
+            plan.faults["grinding"] = float(np.clip((1.3 - plan.mcv_mps / v1rm) / 0.28, 0, 1))
+
+
+def _shape_with_peak(peak_to_mean: float) -> BetaShape:
+    """A concentric that jerks off the bottom: an early, sharp peak (peak/mean as asked).
+
+    The start exponent stays at 2, as in every rep, so force still ramps up over some ms:
+    a step in acceleration is not something a real lifter can produce.
+    """
+    b = optimize.brentq(lambda b: BetaShape(2.0, b).peak_to_mean - peak_to_mean, 2.0, 40.0)
+    return BetaShape(2.0, float(b))
 
 
 def _add_rep(
-    channels: dict[str, Channel],
-    profile: LiftProfile,
-    rng: np.random.Generator,
-    t0: float,
-    mcv: float,
-    rom: float,
-    heavy: float,
-    set_index: int,
-    rep_index: int,
+    channels: dict[str, Channel], profile: LiftProfile, plan: RepPlan, t0: float
 ) -> PlannedRep:
-    concentric_s = rom / mcv
-    # Light loads peak early and brake long; heavy ones are flatter (docs/simulator.md).
-    up = BetaShape(a=1.3 + 0.3 * heavy, b=2.0 - 0.6 * heavy)
-    down = BetaShape(a=1.6, b=1.3)
-    low, high = profile.eccentric_s
-    eccentric_s = (low + (high - low) * heavy) * rng.uniform(0.9, 1.1)
-    hold = float(rng.uniform(*profile.top_pause_s))
-    drift = float(rng.uniform(*profile.drift_ap_m))
-    roll = float(rng.normal(0, np.radians(4)))
-    z, y, r = channels["z"], channels["y"], channels["roll"]
+    concentric_s = plan.rom_m / plan.mcv_mps + plan.stall_s  # a stall adds to the time
+    down = BetaShape(a=2.2, b=2.0)
     if profile.concentric_first:
         c0 = t0
         c1 = c0 + concentric_s
-        e0 = c1 + hold
-        end = e0 + eccentric_s
+        e0 = c1 + plan.hold_s
+        end = e0 + plan.eccentric_s
     else:
         e0 = t0
-        c0 = e0 + eccentric_s + float(rng.uniform(*profile.bottom_pause_s))
+        c0 = e0 + plan.eccentric_s + float(np.mean(profile.bottom_pause_s))
         c1 = c0 + concentric_s
         end = c1
-    z.add(Move(c0, concentric_s, rom, up))
-    z.add(Move(e0, eccentric_s, -rom, down))
-    # The bar path bows toward the face and back, and the bar rolls a little in the hands.
-    sign = 1.0 if profile.concentric_first else -1.0
-    y.add(Move(c0, concentric_s, sign * drift))
-    y.add(Move(e0, eccentric_s, -sign * drift))
-    r.add(Move(c0, concentric_s, roll))
-    r.add(Move(e0, eccentric_s, -roll))
+    _concentric(channels, plan, c0, concentric_s)
+    channels["z"].add(Move(e0, plan.eccentric_s, -plan.rom_m, down))
+    # Horizontal path, roll, tilt and load share go out on the way up and back on the way down.
+    for name, amount in (
+        ("y", plan.drift_ap_m),
+        ("x", plan.drift_lateral_m),
+        ("roll", plan.roll_rad),
+        ("tilt", plan.tilt_rad),
+        ("asymmetry", plan.asymmetry_pct),
+    ):
+        channels[name].add(Move(c0, concentric_s, amount))
+        channels[name].add(Move(e0, plan.eccentric_s, -amount))
     return PlannedRep(
-        set_index=set_index,
-        rep_index=rep_index,
+        set_index=plan.set_index,
+        rep_index=plan.rep_index,
         t_start=t0,
         t_concentric_start=c0,
         t_concentric_end=c1,
         t_end=end,
-        rom_m=rom,
-        lockout_hold_s=hold,
+        rom_m=plan.rom_m,
+        lockout_hold_s=plan.hold_s if profile.concentric_first else plan.pause_s,
+        faults=dict(plan.faults),
     )
+
+
+def _concentric(channels: dict[str, Channel], plan: RepPlan, c0: float, duration: float) -> None:
+    z = channels["z"]
+    if plan.stall_s > 0:
+        # Hips shoot: the bar leaves the floor, stalls while the hips rise and the bar swings
+        # forward off the line, then surges to lockout.
+        moving = duration - plan.stall_s
+        first, rest = 0.3 * plan.rom_m, 0.7 * plan.rom_m
+        z.add(Move(c0, 0.35 * moving, first))
+        z.add(Move(c0 + 0.35 * moving + plan.stall_s, 0.65 * moving, rest))
+        swing = 0.03 + 0.05 * plan.faults.get("hip_shoot", 0.0)
+        channels["y"].add(Move(c0 + 0.2 * moving, plan.stall_s + 0.15 * moving, swing))
+        channels["y"].add(Move(c0 + 0.35 * moving + plan.stall_s, 0.65 * moving, -swing))
+    elif plan.sticking:
+        # Near 1RM the bar slows in the middle (the sticking region) between two peaks.
+        z.add(Move(c0, 0.6 * duration, 0.5 * plan.rom_m))
+        z.add(Move(c0 + 0.4 * duration, 0.6 * duration, 0.5 * plan.rom_m))
+    else:
+        z.add(Move(c0, duration, plan.rom_m, plan.shape))
+
+
+def _set_up(
+    channels: dict[str, Channel], profile: LiftProfile, rng: np.random.Generator, t: float
+) -> float:
+    """Get the bar from where it rests to where the first rep starts; returns that time."""
+    z, y, roll = channels["z"], channels["y"], channels["roll"]
+    if profile.setup == "roll_onto_hips":
+        # Seated, the lifter rolls the bar along the thighs into the hip crease.
+        distance = float(rng.uniform(0.3, 0.5))
+        duration = float(rng.uniform(2.0, 3.0))
+        y.add(Move(t, duration, distance))
+        roll.add(Move(t, duration, -distance / PLATE_RADIUS_M))
+        z.add(Move(t, duration, float(rng.uniform(0.0, 0.03))))
+        t += duration
+    elif profile.setup == "rack":
+        t = _unrack(channels, profile, rng, t, sign=1.0)
+    elif not profile.concentric_first:  # an RDL starts standing: deadlift it off the floor
+        lift = float(rng.uniform(0.45, 0.55))
+        roll.add(Move(t, 1.0, float(rng.normal(0, np.radians(8)))))
+        z.add(Move(t + 1.0, 1.2, lift))
+        t += 2.2
+    else:  # grip a bar on the floor: the hands roll it a little
+        roll.add(Move(t, 1.0, float(rng.normal(0, np.radians(8)))))
+        t += 1.0
+    return t + float(rng.uniform(1.0, 2.0))  # brace before the first rep
+
+
+def _put_away(
+    channels: dict[str, Channel], profile: LiftProfile, rng: np.random.Generator, t: float
+) -> float:
+    """Undo the set-up: roll the bar off, re-rack, or set it down; returns the time after."""
+    z, y, roll = channels["z"], channels["y"], channels["roll"]
+    if profile.setup == "roll_onto_hips":
+        back = -(y.value_at(t) - y.start)
+        duration = float(rng.uniform(1.5, 2.5))
+        y.add(Move(t, duration, back))
+        roll.add(Move(t, duration, -back / PLATE_RADIUS_M))
+        z.add(Move(t, duration, profile.rest_height_m - z.value_at(t)))
+        return t + duration
+    if profile.setup == "rack":
+        return _unrack(channels, profile, rng, t, sign=-1.0)
+    drop = profile.rest_height_m - z.value_at(t)
+    if abs(drop) > 1e-6:  # an RDL ends standing: set the bar down
+        z.add(Move(t, 1.5, drop))
+        t += 1.5
+    return t
+
+
+def _unrack(
+    channels: dict[str, Channel],
+    profile: LiftProfile,
+    rng: np.random.Generator,
+    t: float,
+    sign: float,
+) -> float:
+    """Lift off the hooks and step back (squat) or swing over the shoulders (bench); sign −1
+    walks it back in and sets it on the hooks."""
+    z, y = channels["z"], channels["y"]
+    lift = 0.05
+    if sign < 0:
+        lift = z.value_at(t) - profile.rest_height_m
+        back = y.start - y.value_at(t)
+    else:
+        back = -float(rng.uniform(0.3, 0.5)) if profile.name == "squat" else 0.15
+    if sign > 0:
+        z.add(Move(t, 0.6, lift))
+        t += 0.6
+    walk = 2.0 if profile.name == "squat" else 0.8
+    y.add(Move(t, walk, back))
+    if profile.name == "squat":  # the bar bobs with each step
+        z.wobbles.append(Wobble(t, walk, 0.008, 1.8))  # type: ignore[union-attr]
+    t += walk
+    if sign < 0:
+        z.add(Move(t, 0.6, -lift, MIN_JERK))
+        t += 0.6
+    return t

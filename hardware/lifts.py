@@ -1,107 +1,91 @@
-"""How each lift moves the bar: range of motion, load–velocity, tempo and bar path.
+"""How each lift moves the bar: range of motion, load–velocity, tempo, bar path and set-up.
 
-Every figure is from the velocity-based-training literature; docs/simulator.md gives the source
-of each. Velocities are mean concentric velocities (MCV) in m/s.
+Each figure comes from the velocity-based-training literature or is a marked estimate;
+docs/simulator.md gives the source of every one. Velocities are mean concentric velocities
+(MCV) in m/s, distances in m, times in s.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
 
 from contract.lifts import CONCENTRIC_FIRST
+
+Setup = Literal["rack", "floor", "roll_onto_hips"]
 
 
 @dataclass(frozen=True)
 class LiftProfile:
     name: str
     rom_m: tuple[float, float]  # concentric vertical travel, range across lifters
-    v1rm_mps: float  # MCV of a 1RM rep (the minimal velocity threshold)
-    v40_mps: float  # MCV at 40 % 1RM; the load–velocity relation is linear between the two
-    eccentric_s: tuple[float, float]  # self-paced lowering time, light to heavy
-    top_pause_s: tuple[float, float]  # lockout hold between reps
-    bottom_pause_s: tuple[float, float]  # rest at the bottom (0 = touch-and-go)
-    drift_ap_m: tuple[float, float]  # horizontal travel toward the lifter's face during a rep
-    rest_height_m: float  # bar height when it rests before and after the set
-    concentric_first: bool
+    mcv_by_load: tuple[tuple[float, float], ...]  # (fraction of 1RM, MCV) from 40 % to 100 %
+    eccentric_s: tuple[float, float]  # self-paced lowering, light to heavy
+    top_pause_s: tuple[float, float]  # lockout hold
+    bottom_pause_s: tuple[float, float]  # 0 = touch-and-go
+    drift_ap_m: tuple[float, float]  # normal horizontal travel during a rep
+    setup: Setup
+    rest_height_m: float  # bar height on the hooks, the floor or the hips
+    hinge: bool = False  # hips-shooting applies to hinge lifts
+
+    @property
+    def concentric_first(self) -> bool:
+        return self.name in CONCENTRIC_FIRST
+
+    @property
+    def v1rm_mps(self) -> float:
+        return self.mcv_by_load[-1][1]
 
     def mcv_at(self, fraction_1rm: float) -> float:
-        """MCV at a load given as a fraction of 1RM (linear load–velocity profile)."""
-        slope = (self.v40_mps - self.v1rm_mps) / 0.6
-        return self.v1rm_mps + slope * (1.0 - fraction_1rm)
+        """MCV at a load given as a fraction of 1RM, linear between the table's points."""
+        loads, velocities = zip(*self.mcv_by_load, strict=True)
+        if fraction_1rm < loads[0]:  # extend the lightest segment's slope
+            slope = (velocities[1] - velocities[0]) / (loads[1] - loads[0])
+            return velocities[0] + slope * (fraction_1rm - loads[0])
+        return float(np.interp(fraction_1rm, loads, velocities))
 
 
-def _profile(name: str, **values: object) -> LiftProfile:
-    return LiftProfile(name=name, concentric_first=name in CONCENTRIC_FIRST, **values)  # type: ignore[arg-type]
+def _linear(v40: float, v1rm: float) -> tuple[tuple[float, float], ...]:
+    """A linear load–velocity profile through MCV at 40 % and at 100 % 1RM."""
+    return tuple((f, v1rm + (v40 - v1rm) * (1 - f) / 0.6) for f in (0.4, 0.6, 0.8, 1.0))
 
 
 PROFILES: dict[str, LiftProfile] = {
     p.name: p
     for p in (
-        _profile(
-            "hip_thrust",
-            rom_m=(0.20, 0.32),
-            v1rm_mps=0.25,
-            v40_mps=0.95,
-            eccentric_s=(0.9, 1.4),
-            top_pause_s=(0.3, 1.0),
-            bottom_pause_s=(0.2, 0.6),
-            drift_ap_m=(0.0, 0.02),
-            rest_height_m=0.23,
+        LiftProfile(
+            "hip_thrust", rom_m=(0.20, 0.35), mcv_by_load=_linear(1.03, 0.25),
+            eccentric_s=(1.0, 1.5), top_pause_s=(0.5, 1.0), bottom_pause_s=(0.2, 0.6),
+            drift_ap_m=(0.02, 0.05), setup="roll_onto_hips", rest_height_m=0.225,
         ),
-        _profile(
-            "glute_bridge",
-            rom_m=(0.12, 0.20),
-            v1rm_mps=0.22,
-            v40_mps=0.80,
-            eccentric_s=(0.8, 1.2),
-            top_pause_s=(0.4, 1.2),
-            bottom_pause_s=(0.2, 0.6),
-            drift_ap_m=(0.0, 0.015),
-            rest_height_m=0.23,
+        LiftProfile(
+            "glute_bridge", rom_m=(0.10, 0.20), mcv_by_load=_linear(0.80, 0.25),
+            eccentric_s=(0.8, 1.2), top_pause_s=(0.5, 1.0), bottom_pause_s=(0.2, 0.6),
+            drift_ap_m=(0.01, 0.03), setup="roll_onto_hips", rest_height_m=0.225,
         ),
-        _profile(
-            "rdl",
-            rom_m=(0.35, 0.50),
-            v1rm_mps=0.30,
-            v40_mps=0.90,
-            eccentric_s=(1.4, 2.2),
-            top_pause_s=(0.3, 0.8),
-            bottom_pause_s=(0.0, 0.2),
-            drift_ap_m=(0.0, 0.03),
-            rest_height_m=0.72,
+        LiftProfile(
+            "rdl", rom_m=(0.30, 0.45), mcv_by_load=_linear(0.85, 0.20),
+            eccentric_s=(1.5, 2.5), top_pause_s=(0.5, 1.0), bottom_pause_s=(0.0, 0.2),
+            drift_ap_m=(0.01, 0.04), setup="floor", rest_height_m=0.225, hinge=True,
         ),
-        _profile(
-            "deadlift",
-            rom_m=(0.45, 0.60),
-            v1rm_mps=0.15,
-            v40_mps=0.95,
-            eccentric_s=(0.9, 1.4),
-            top_pause_s=(0.3, 0.8),
-            bottom_pause_s=(0.4, 1.0),
-            drift_ap_m=(0.0, 0.03),
-            rest_height_m=0.225,
+        LiftProfile(
+            "deadlift", rom_m=(0.50, 0.60), mcv_by_load=_linear(0.85, 0.15),
+            eccentric_s=(0.6, 1.2), top_pause_s=(0.3, 1.0), bottom_pause_s=(1.0, 3.0),
+            drift_ap_m=(0.01, 0.05), setup="floor", rest_height_m=0.225, hinge=True,
         ),
-        _profile(
-            "squat",
-            rom_m=(0.45, 0.65),
-            v1rm_mps=0.32,
-            v40_mps=1.13,
-            eccentric_s=(1.0, 1.6),
-            top_pause_s=(0.5, 1.2),
-            bottom_pause_s=(0.0, 0.1),
-            drift_ap_m=(0.0, 0.03),
-            rest_height_m=1.45,
+        LiftProfile(
+            "squat", rom_m=(0.50, 0.70),
+            mcv_by_load=((0.4, 1.12), (0.6, 0.85), (0.8, 0.59), (1.0, 0.32)),
+            eccentric_s=(1.2, 2.0), top_pause_s=(1.0, 3.0), bottom_pause_s=(0.0, 0.1),
+            drift_ap_m=(0.01, 0.05), setup="rack", rest_height_m=1.40,
         ),
-        _profile(
-            "bench",
-            rom_m=(0.30, 0.45),
-            v1rm_mps=0.17,
-            v40_mps=1.13,
-            eccentric_s=(0.9, 1.5),
-            top_pause_s=(0.4, 1.0),
-            bottom_pause_s=(0.0, 0.3),
-            drift_ap_m=(0.05, 0.12),
-            rest_height_m=0.95,
+        LiftProfile(
+            "bench", rom_m=(0.30, 0.45),
+            mcv_by_load=((0.4, 1.13), (0.6, 0.78), (0.8, 0.47), (1.0, 0.17)),
+            eccentric_s=(1.0, 1.5), top_pause_s=(0.5, 1.5), bottom_pause_s=(0.0, 0.3),
+            drift_ap_m=(0.05, 0.15), setup="rack", rest_height_m=0.95,
         ),
     )
-}
+}  # fmt: skip

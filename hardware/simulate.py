@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 import msgspec
 import numpy as np
 
+from contract.errors import InputError
 from contract.recording import Chunk, Header
 from hardware.choreography import CHANNELS, Athlete, Plan, PlannedRep, plan_session
+from hardware.faults import FaultSpec
 from hardware.imu_model import G, ImuModel
 from hardware.lifts import PROFILES
 from hardware.motion import evaluate_all
@@ -24,14 +26,19 @@ class SimSpec(msgspec.Struct, kw_only=True, frozen=True):
     lift: str = "hip_thrust"
     sets: int = 1
     reps: int = 5
-    load_kg: float = 100.0
-    one_rm_kg: float = 160.0
+    load_kg: float = 100.0  # bar included
+    one_rm_kg: float = 160.0  # the athlete's strength
     seed: int = 0
     rate_hz: float = 1000.0
     noise: float = 1.0  # scales every sensor error; 0 is a perfect sensor
-    force_sps: float | None = 320.0  # None: no load cells
+    force_sps: float | None = 320.0  # NAU7802 rate (320 or 80); None: no load cells
     athlete: str = "sim"
     rest_s: float = 10.0  # between sets
+    faults: tuple[str, ...] = ()  # `code[:magnitude][@rep,…]`, see hardware/faults.py
+    jitter: float = 0.02  # sample-time jitter, fraction of the period
+    drop_rate: float = 0.0005  # chance that a FIFO read loses a short burst of samples
+    min_duration_s: float = 0.0  # pad the end with rest up to this length
+    setup: bool = True  # unrack, walk out, roll onto the hips… before and after each set
 
 
 class RepTruth(msgspec.Struct, kw_only=True):
@@ -50,7 +57,11 @@ class RepTruth(msgspec.Struct, kw_only=True):
     drift_ap_m: float
     drift_lateral_m: float
     asymmetry_pct: float
-    faults: dict[str, float] = msgspec.field(default_factory=dict)
+    faults: dict[str, float] = msgspec.field(default_factory=dict)  # code → magnitude 0–1
+
+    @property
+    def clean(self) -> bool:
+        return not self.faults
 
 
 class Truth(msgspec.Struct, kw_only=True):
@@ -75,20 +86,30 @@ class Simulation:
 
 def simulate(spec: SimSpec) -> Simulation:
     if spec.lift not in PROFILES:
-        raise ValueError(f"unknown lift {spec.lift!r}; choose from {', '.join(PROFILES)}")
+        raise InputError(f"unknown lift {spec.lift!r}; choose from {', '.join(PROFILES)}")
+    faults = tuple(FaultSpec.parse(text) for text in spec.faults)
     rng = np.random.default_rng(spec.seed)
     profile = PROFILES[spec.lift]
     athlete = Athlete(
         one_rm_kg=spec.one_rm_kg,
         rom_m=float(rng.uniform(*profile.rom_m)),
-        velocity_scale=float(rng.normal(1.0, 0.05)),
+        velocity_scale=float(rng.normal(1.0, 0.06)),
     )
     plan = plan_session(
-        profile, athlete, spec.load_kg, spec.reps, spec.sets, rng, rest_s=spec.rest_s
+        profile,
+        athlete,
+        spec.load_kg,
+        spec.reps,
+        spec.sets,
+        rng,
+        faults,
+        spec.rest_s,
+        setup=spec.setup,
     )
-    t = np.arange(0.0, plan.duration_s, 1.0 / spec.rate_hz)
+    plan.duration_s = max(plan.duration_s, spec.min_duration_s)
+    t = _sample_times(plan.duration_s, spec, rng)
     mount_roll = float(rng.uniform(-np.pi, np.pi))
-    specific_force, rate, _ = _body_signals(plan, t, mount_roll)
+    specific_force, rate = _body_signals(plan, t, mount_roll)
     accel, gyro = ImuModel(rng, spec.noise).read(t, specific_force, rate, spec.rate_hz)
     force = _load_cells(plan, t, spec, rng) if spec.force_sps else None
     header = Header(
@@ -103,15 +124,27 @@ def simulate(spec: SimSpec) -> Simulation:
     return Simulation(header, Chunk(t, accel, gyro, force), truth, plan, mount_roll)
 
 
-def _body_signals(
-    plan: Plan, t: np.ndarray, mount_roll: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Specific force (m/s²) and angular rate (rad/s) in the sensor frame, and the rotation.
+def _sample_times(duration_s: float, spec: SimSpec, rng: np.random.Generator) -> np.ndarray:
+    """The IMU's sample instants: a slightly off clock, jitter, and lost bursts."""
+    period = 1.0 / spec.rate_hz
+    clock = 1.0 + rng.normal(0, 0.002) * spec.noise  # ODR error of the internal oscillator
+    t = np.arange(0.0, duration_s, period) * clock
+    t += rng.uniform(-0.5, 0.5, t.size) * spec.jitter * period
+    t[0] = 0.0
+    keep = np.ones(t.size, dtype=bool)
+    for start in np.flatnonzero(rng.random(t.size) < spec.drop_rate):
+        keep[start : start + int(rng.integers(1, 6))] = False
+    keep[0] = True
+    return t[keep]
+
+
+def _body_signals(plan: Plan, t: np.ndarray, mount_roll: float) -> tuple[np.ndarray, np.ndarray]:
+    """Specific force (m/s²) and angular rate (rad/s) in the sensor frame.
 
     The bar's attitude is R = Rz(yaw)·Ry(tilt)·Rx(roll); the sensor sits on the bar rolled by
     `mount_roll` about the same x axis, so its roll is simply the sum.
     """
-    pos, vel, acc = evaluate_all([plan.channels[c] for c in CHANNELS], t)
+    pos, vel, acc = evaluate_all([plan.channels[c] for c in CHANNELS[:6]], t)
     roll, tilt, yaw = pos[:, 3] + mount_roll, pos[:, 4], pos[:, 5]
     droll, dtilt, dyaw = vel[:, 3], vel[:, 4], vel[:, 5]
     rotation = _rotation(roll, tilt, yaw)
@@ -125,7 +158,7 @@ def _body_signals(
         ],
         axis=1,
     )
-    return specific_force, rate, rotation
+    return specific_force, rate
 
 
 def _rotation(roll: np.ndarray, tilt: np.ndarray, yaw: np.ndarray) -> np.ndarray:
@@ -148,15 +181,23 @@ def _rotation(roll: np.ndarray, tilt: np.ndarray, yaw: np.ndarray) -> np.ndarray
 
 
 def _load_cells(plan: Plan, t: np.ndarray, spec: SimSpec, rng: np.random.Generator) -> np.ndarray:
-    """Per-side force m·(g + a_z) sampled by each NAU7802, placed on the next IMU row."""
+    """Each NAU7802's reading of its side's share of m·(g + a_z), placed on the next IMU row.
+
+    Noise and a slow zero drift per side are estimates for a strain-gauge cell on a bar
+    (docs/simulator.md); the IMU rows between ADC samples stay empty.
+    """
     assert spec.force_sps is not None
     t_adc = np.arange(t[0], t[-1], 1.0 / spec.force_sps)
     _, _, acc = plan.channels["z"].evaluate(t_adc)
+    share, _, _ = plan.channels["asymmetry"].evaluate(t_adc)
     total = spec.load_kg * (G + acc)
+    left = total * (0.5 + share / 200)
+    sides = np.stack([left, total - left], axis=1)
+    full_scale = spec.load_kg * G
+    drift = np.cumsum(rng.normal(0, 1, sides.shape), axis=0) * np.sqrt(1 / spec.force_sps)
+    sides += (rng.normal(0, 0.5, sides.shape) + drift * 2e-4 * full_scale) * spec.noise
     force = np.full((t.size, 2), np.nan)
-    rows = np.searchsorted(t, t_adc)
-    sides = np.stack([total / 2, total / 2], axis=1)
-    sides += rng.normal(0, 0.5 * spec.noise, sides.shape)
+    rows = np.minimum(np.searchsorted(t, t_adc), t.size - 1)
     force[rows] = sides  # at low IMU rates a later ADC sample overwrites an earlier one
     return force
 
@@ -173,6 +214,7 @@ def _rep_truth(plan: Plan, rep: PlannedRep) -> RepTruth:
     tilt = plan.channels["tilt"].evaluate(t_rep)[0]
     y = plan.channels["y"].evaluate(t_rep)[0]
     x = plan.channels["x"].evaluate(t_rep)[0]
+    asymmetry = plan.channels["asymmetry"].evaluate(t_rep)[0]
     return RepTruth(
         set_index=rep.set_index,
         rep_index=rep.rep_index,
@@ -190,6 +232,6 @@ def _rep_truth(plan: Plan, rep: PlannedRep) -> RepTruth:
         tilt_max_deg=float(np.degrees(np.abs(tilt).max())),
         drift_ap_m=float(np.ptp(y)),
         drift_lateral_m=float(np.ptp(x)),
-        asymmetry_pct=0.0,
+        asymmetry_pct=float(asymmetry[np.abs(asymmetry).argmax()]),
         faults=dict(rep.faults),
     )
