@@ -15,7 +15,7 @@ from scipy import optimize
 
 from hardware.faults import SET_LEVEL, FaultSpec
 from hardware.lifts import LiftProfile
-from hardware.motion import MIN_JERK, BetaShape, Channel, Move, Wobble
+from hardware.motion import BetaShape, Channel, Move, Wobble
 
 CHANNELS = ("x", "y", "z", "roll", "tilt", "yaw", "asymmetry")
 PLATE_RADIUS_M = 0.225  # a 45 cm plate: the bar rolls this far per radian
@@ -121,15 +121,16 @@ def _rep_plans(
     first = max(profile.mcv_at(fraction) * athlete.velocity_scale, v1rm)
     # Reps to failure at this load (Epley's relation), where velocity reaches v1RM.
     to_failure = max(1.0, 30.0 * (1.0 / fraction - 1.0) + 1.0)
-    loss = {f.code: f for f in faults}.get("velocity_loss")
+    by_code = {f.code: f for f in faults}
+    loss = by_code.get("velocity_loss")
     final_loss = loss.value() if loss else 1.0 - v1rm / first
     span = (count - 1) if loss else to_failure - 1
+    ecc_low, ecc_high = profile.eccentric_s
+    between = profile.bottom_pause_s if profile.concentric_first else profile.top_pause_s
     plans = []
     for i in range(count):
         progress = min(i / span, 1.0) if span > 0 else 0.0
         mcv = max(first * (1 - final_loss * progress**FATIGUE_EXPONENT), v1rm * 0.9)
-        ecc_low, ecc_high = profile.eccentric_s
-        between = profile.bottom_pause_s if profile.concentric_first else profile.top_pause_s
         plans.append(
             RepPlan(
                 set_index=set_index,
@@ -152,7 +153,7 @@ def _rep_plans(
         for fault in faults:
             if fault.code not in SET_LEVEL and fault.hits(plan.rep_index, count):
                 _inject(plan, fault, profile)
-    if (grinding := {f.code: f for f in faults}.get("grinding")) is not None:
+    if (grinding := by_code.get("grinding")) is not None:
         targets = grinding.reps if grinding.reps is not None else (count - 1,)
         for plan in plans:
             if plan.rep_index in targets:
@@ -289,7 +290,7 @@ def _set_up(
         z.add(Move(t, duration, float(rng.uniform(0.0, 0.03))))
         t += duration
     elif profile.setup == "rack":
-        t = _unrack(channels, profile, rng, t, sign=1.0)
+        t = _unrack(channels, profile, rng, t)
     elif not profile.concentric_first:  # an RDL starts standing: deadlift it off the floor
         lift = float(rng.uniform(0.45, 0.55))
         roll.add(Move(t, 1.0, float(rng.normal(0, np.radians(8)))))
@@ -314,7 +315,7 @@ def _put_away(
         z.add(Move(t, duration, profile.rest_height_m - z.value_at(t)))
         return t + duration
     if profile.setup == "rack":
-        return _unrack(channels, profile, rng, t, sign=-1.0)
+        return _rerack(channels, profile, t)
     drop = profile.rest_height_m - z.value_at(t)
     if abs(drop) > 1e-6:  # an RDL ends standing: set the bar down
         z.add(Move(t, 1.5, drop))
@@ -323,30 +324,26 @@ def _put_away(
 
 
 def _unrack(
-    channels: dict[str, Channel],
-    profile: LiftProfile,
-    rng: np.random.Generator,
-    t: float,
-    sign: float,
+    channels: dict[str, Channel], profile: LiftProfile, rng: np.random.Generator, t: float
 ) -> float:
-    """Lift off the hooks and step back (squat) or swing over the shoulders (bench); sign −1
-    walks it back in and sets it on the hooks."""
+    """Lift off the hooks, then step back (squat) or swing over the shoulders (bench)."""
     z, y = channels["z"], channels["y"]
-    lift = 0.05
-    if sign < 0:
-        lift = z.value_at(t) - profile.rest_height_m
-        back = y.start - y.value_at(t)
-    else:
-        back = -float(rng.uniform(0.3, 0.5)) if profile.name == "squat" else 0.15
-    if sign > 0:
-        z.add(Move(t, 0.6, lift))
-        t += 0.6
+    z.add(Move(t, 0.6, 0.05))
+    back = -float(rng.uniform(0.3, 0.5)) if profile.name == "squat" else 0.15
+    return _walk(z, y, profile, t + 0.6, back)
+
+
+def _rerack(channels: dict[str, Channel], profile: LiftProfile, t: float) -> float:
+    """Walk the bar back over the hooks and set it down on them."""
+    z, y = channels["z"], channels["y"]
+    t = _walk(z, y, profile, t, y.start - y.value_at(t))
+    z.add(Move(t, 0.6, profile.rest_height_m - z.value_at(t)))
+    return t + 0.6
+
+
+def _walk(z: Channel, y: Channel, profile: LiftProfile, t: float, distance: float) -> float:
     walk = 2.0 if profile.name == "squat" else 0.8
-    y.add(Move(t, walk, back))
+    y.add(Move(t, walk, distance))
     if profile.name == "squat":  # the bar bobs with each step
-        z.wobbles.append(Wobble(t, walk, 0.008, 1.8))  # type: ignore[union-attr]
-    t += walk
-    if sign < 0:
-        z.add(Move(t, 0.6, -lift, MIN_JERK))
-        t += 0.6
-    return t
+        z.wobbles.append(Wobble(t, walk, 0.008, 1.8))
+    return t + walk

@@ -8,7 +8,7 @@ at any sample time, however irregular.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -98,20 +98,14 @@ class Channel:
     """One degree of freedom of the bar: a start value, moves and wobbles."""
 
     start: float = 0.0
-    moves: list[Move] | None = None
-    wobbles: list[Wobble] | None = None
-
-    def __post_init__(self) -> None:
-        self.moves = list(self.moves or [])
-        self.wobbles = list(self.wobbles or [])
+    moves: list[Move] = field(default_factory=list)
+    wobbles: list[Wobble] = field(default_factory=list)
 
     def add(self, move: Move) -> None:
-        assert self.moves is not None
         self.moves.append(move)
 
     def value_at(self, t: float) -> float:
         """The channel's settled value just after time t (moves ending by t count in full)."""
-        assert self.moves is not None
         return self.start + sum(m.delta for m in self.moves if m.t1 <= t)
 
     def evaluate(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -119,7 +113,7 @@ class Channel:
         pos = np.full(t.shape, self.start, dtype=float)
         vel = np.zeros(t.shape)
         acc = np.zeros(t.shape)
-        for move in self.moves or ():
+        for move in self.moves:
             # Only the samples inside the move need the shape; later ones take the full delta.
             lo, hi = np.searchsorted(t, [move.t0, move.t1])
             pos[hi:] += move.delta
@@ -129,7 +123,7 @@ class Channel:
                 pos[lo:hi] += move.delta * s
                 vel[lo:hi] += move.delta * ds / move.duration
                 acc[lo:hi] += move.delta * dds / move.duration**2
-        for wobble in self.wobbles or ():
+        for wobble in self.wobbles:
             lo, hi = np.searchsorted(t, [wobble.t0, wobble.t0 + wobble.duration])
             if hi > lo:
                 p, v, a = wobble.evaluate(t[lo:hi])
