@@ -29,17 +29,26 @@ class Fault(msgspec.Struct, frozen=True):
     threshold: float
 
 
-class RepMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbell.rep/1"):
-    """One rep. `t_*` are recording seconds in replay and UTC epoch seconds live."""
+class SetContext(msgspec.Struct, tag_field="schema"):
+    """Who, where and what: the identity every rep and set message carries, first on the wire.
+
+    `msg_id` is unique and stable across resends, so the server's writes stay idempotent.
+    (Not kw_only, so these fields lead the subclasses' kw_only ones in every payload.)
+    """
 
     msg_id: Annotated[str, Meta(min_length=1, max_length=200)]
     gym: Id
     station: Id
     session_id: Annotated[str, Meta(min_length=1, max_length=100)]
-    athlete: str = ""
     lift: LiftOrAuto
-    load_kg: Annotated[float, Meta(ge=0, le=1000)] | None = None
     set_index: Index
+    athlete: str = ""
+    load_kg: Annotated[float, Meta(ge=0, le=1000)] | None = None
+
+
+class RepMessage(SetContext, kw_only=True, tag="barbell.rep/1"):
+    """One rep. `t_*` are recording seconds in replay and UTC epoch seconds live."""
+
     rep_index: Index
     t_start: Seconds
     t_concentric_start: Seconds
@@ -65,17 +74,9 @@ class RepMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbell.
             raise ValueError("rep times must run t_start <= t_concentric_* <= t_end")
 
 
-class SetMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbell.set/1"):
+class SetMessage(SetContext, kw_only=True, tag="barbell.set/1"):
     """One set, sent when it ends."""
 
-    msg_id: Annotated[str, Meta(min_length=1, max_length=200)]
-    gym: Id
-    station: Id
-    session_id: Annotated[str, Meta(min_length=1, max_length=100)]
-    athlete: str = ""
-    lift: LiftOrAuto
-    load_kg: Annotated[float, Meta(ge=0, le=1000)] | None = None
-    set_index: Index
     reps: Index
     t_start: Seconds
     t_end: Seconds

@@ -31,25 +31,28 @@ class Session:
     def messages(self, events: list[Event]) -> list[RepMessage | SetMessage]:
         return [self._rep(e) if isinstance(e, Rep) else self._set(e) for e in events]
 
-    def _msg_id(self, set_index: int, suffix: str) -> str:
-        # Stable across resends, so the server's writes stay idempotent.
+    def _context(self, set_index: int, suffix: str) -> dict[str, object]:
+        """The identity fields of a rep or set message (contract.messages.SetContext)."""
         i = self.info
-        return f"{i.gym}/{i.station}/{i.session_id}/s{set_index}/{suffix}"
+        return {
+            # Stable across resends, so the server's writes stay idempotent.
+            "msg_id": f"{i.gym}/{i.station}/{i.session_id}/s{set_index}/{suffix}",
+            "gym": i.gym,
+            "station": i.station,
+            "session_id": i.session_id,
+            "lift": i.lift,
+            "set_index": set_index,
+            "athlete": i.athlete,
+            "load_kg": i.load_kg,
+        }
 
     def _rep(self, rep: Rep) -> RepMessage:
-        i, base = self.info, self.info.epoch_offset_s
+        base = self.info.epoch_offset_s
         velocities = self._velocities.setdefault(rep.set_index, [])
         velocities.append(rep.mean_velocity_mps)
         best = max(velocities)
         return RepMessage(
-            msg_id=self._msg_id(rep.set_index, f"r{rep.rep_index}"),
-            gym=i.gym,
-            station=i.station,
-            session_id=i.session_id,
-            athlete=i.athlete,
-            lift=i.lift,  # type: ignore[arg-type]
-            load_kg=i.load_kg,
-            set_index=rep.set_index,
+            **self._context(rep.set_index, f"r{rep.rep_index}"),  # type: ignore[arg-type]
             rep_index=rep.rep_index,
             t_start=base + rep.t_start,
             t_concentric_start=base + rep.t_concentric_start,
@@ -62,19 +65,12 @@ class Session:
         )
 
     def _set(self, end: SetEnd) -> SetMessage:
-        i, base = self.info, self.info.epoch_offset_s
+        base = self.info.epoch_offset_s
         velocities = self._velocities.pop(end.set_index, [])
         best = max(velocities, default=None)
         last = velocities[-1] if velocities else None
         return SetMessage(
-            msg_id=self._msg_id(end.set_index, "set"),
-            gym=i.gym,
-            station=i.station,
-            session_id=i.session_id,
-            athlete=i.athlete,
-            lift=i.lift,  # type: ignore[arg-type]
-            load_kg=i.load_kg,
-            set_index=end.set_index,
+            **self._context(end.set_index, "set"),  # type: ignore[arg-type]
             reps=end.reps,
             t_start=base + end.t_start,
             t_end=base + end.t_end,
