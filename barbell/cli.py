@@ -125,6 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CODE[:MAG][@REPS]",
         help="inject a form fault, e.g. bar_tilt:0.5@3,4 (repeatable)",
     )
+    simulate.add_argument(
+        "--event",
+        action="append",
+        default=[],
+        metavar="KIND:T[:DUR]",
+        help="stage a sensor fault: impact, nan or gone, e.g. gone:8:0.5",
+    )
     simulate.add_argument("--rest", type=float, default=10.0, help="seconds between sets")
     simulate.add_argument(
         "--duration", type=float, default=0.0, help="pad with rest to at least this many seconds"

@@ -27,6 +27,7 @@ def simulate_to_files(args: argparse.Namespace) -> int:
         noise=args.noise,
         force_sps=None if args.no_load_cells else args.force_rate,
         faults=tuple(args.fault),
+        events=tuple(args.event),
         rest_s=args.rest,
         min_duration_s=args.duration,
         setup=not args.no_setup,

@@ -51,7 +51,7 @@ class Chunk:
     def __len__(self) -> int:
         return int(self.t.shape[0])
 
-    def __getitem__(self, index: slice) -> Chunk:
+    def __getitem__(self, index: slice | np.ndarray) -> Chunk:
         force = None if self.force_n is None else self.force_n[index]
         return Chunk(self.t[index], self.accel_mps2[index], self.gyro_radps[index], force)
 

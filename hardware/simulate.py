@@ -18,6 +18,7 @@ from hardware.faults import FaultSpec
 from hardware.imu_model import G, ImuModel
 from hardware.lifts import PROFILES
 from hardware.motion import evaluate_all
+from hardware.sensor_events import SensorEvent, add_shocks, corrupt
 
 BAR_KG = 20.0
 
@@ -39,6 +40,7 @@ class SimSpec(msgspec.Struct, kw_only=True, frozen=True):
     drop_rate: float = 0.0005  # chance that a FIFO read loses a short burst of samples
     min_duration_s: float = 0.0  # pad the end with rest up to this length
     setup: bool = True  # unrack, walk out, roll onto the hips… before and after each set
+    events: tuple[str, ...] = ()  # sensor faults `kind:t_s[:duration_s]`, see sensor_events.py
 
 
 class RepTruth(msgspec.Struct, kw_only=True):
@@ -64,10 +66,17 @@ class RepTruth(msgspec.Struct, kw_only=True):
         return not self.faults
 
 
+class EventTruth(msgspec.Struct, frozen=True):
+    kind: str
+    t_start: float
+    t_end: float
+
+
 class Truth(msgspec.Struct, kw_only=True):
     spec: SimSpec
     reps: list[RepTruth]
     sets: list[tuple[float, float]]
+    events: list[EventTruth] = msgspec.field(default_factory=list)
 
 
 @dataclass
@@ -88,6 +97,7 @@ def simulate(spec: SimSpec) -> Simulation:
     if spec.lift not in PROFILES:
         raise InputError(f"unknown lift {spec.lift!r}; choose from {', '.join(PROFILES)}")
     faults = tuple(FaultSpec.parse(text) for text in spec.faults)
+    events = tuple(SensorEvent.parse(text) for text in spec.events)
     rng = np.random.default_rng(spec.seed)
     profile = PROFILES[spec.lift]
     athlete = Athlete(
@@ -110,8 +120,10 @@ def simulate(spec: SimSpec) -> Simulation:
     t = _sample_times(plan.duration_s, spec, rng)
     mount_roll = float(rng.uniform(-np.pi, np.pi))
     specific_force, rate = _body_signals(plan, t, mount_roll)
+    add_shocks(events, t, specific_force, rate)
     accel, gyro = ImuModel(rng, spec.noise).read(t, specific_force, rate, spec.rate_hz)
     force = _load_cells(plan, t, spec, rng) if spec.force_sps else None
+    present = corrupt(events, t, accel, gyro)
     header = Header(
         rate_hz=spec.rate_hz,
         lift=spec.lift,
@@ -120,8 +132,13 @@ def simulate(spec: SimSpec) -> Simulation:
         load_kg=spec.load_kg,
         has_force=force is not None,
     )
-    truth = Truth(spec=spec, reps=[_rep_truth(plan, rep) for rep in plan.reps], sets=plan.sets)
-    return Simulation(header, Chunk(t, accel, gyro, force), truth, plan, mount_roll)
+    truth = Truth(
+        spec=spec,
+        reps=[_rep_truth(plan, rep) for rep in plan.reps],
+        sets=plan.sets,
+        events=[EventTruth(e.kind, e.t_s, e.t_end_s) for e in events],
+    )
+    return Simulation(header, Chunk(t, accel, gyro, force)[present], truth, plan, mount_roll)
 
 
 def _sample_times(duration_s: float, spec: SimSpec, rng: np.random.Generator) -> np.ndarray:

@@ -19,7 +19,8 @@ from hardware.simulate import SimSpec, simulate
 
 
 def test_a_simulated_recording_round_trips_exactly(tmp_path: Path) -> None:
-    sim = simulate(SimSpec(reps=2, seed=3))
+    # NaN readings and a gap included: they must survive the file too.
+    sim = simulate(SimSpec(reps=2, seed=3, events=("nan:3.0", "gone:4.0:0.2")))
     path = tmp_path / "set.csv"
     write_recording(path, sim.header, sim.recording.split(1000))
     header, back = read_recording(path)

@@ -11,6 +11,7 @@ from scipy.integrate import cumulative_trapezoid
 from contract.errors import InputError
 from contract.lifts import LIFTS
 from hardware.faults import EFFECTS, FaultSpec
+from hardware.imu_model import G, is_saturated
 from hardware.simulate import SimSpec, simulate
 
 specs = st.builds(
@@ -99,3 +100,23 @@ def test_the_sensor_reads_gravity_and_saturates_like_the_datasheet() -> None:
 def test_bad_fault_specs_are_clear_errors(text: str) -> None:
     with pytest.raises(InputError, match="fault"):
         simulate(SimSpec(faults=(text,)))
+
+
+def test_staged_sensor_faults_look_like_the_real_ones_and_are_labelled() -> None:
+    sim = simulate(SimSpec(reps=2, seed=6, events=("impact:3.0", "nan:4.0", "gone:5.0:0.5")))
+    t, accel, gyro = sim.recording.t, sim.recording.accel_mps2, sim.recording.gyro_radps
+    assert [e.kind for e in sim.truth.events] == ["impact", "nan", "gone"]
+    during_impact = (t >= 3.0) & (t < 3.02)
+    assert is_saturated(accel[during_impact], 16 * G).any()
+    assert is_saturated(gyro[during_impact], np.radians(2000)).any()
+    assert not is_saturated(accel[t < 2.9], 16 * G).any()
+    broken = np.isnan(accel).any(axis=1)
+    assert broken.any() and (t[broken] >= 4.0).all() and (t[broken] < 4.01).all()
+    assert not ((t >= 5.0) & (t < 5.5)).any()  # no rows while the device was gone
+    assert np.diff(t).max() > 0.49
+
+
+@pytest.mark.parametrize("text", ["drop:3", "impact", "gone:x", "nan:-1"])
+def test_bad_sensor_events_are_clear_errors(text: str) -> None:
+    with pytest.raises(InputError, match="sensor event"):
+        simulate(SimSpec(events=(text,)))
