@@ -60,10 +60,10 @@ class RepTruth(msgspec.Struct, kw_only=True):
     drift_lateral_m: float
     asymmetry_pct: float
     faults: dict[str, float] = msgspec.field(default_factory=dict)  # code → magnitude 0–1
+    clean: bool = True  # no fault of any kind: the label the false-alarm figures count on
 
-    @property
-    def clean(self) -> bool:
-        return not self.faults
+    def __post_init__(self) -> None:
+        self.clean = not self.faults
 
 
 class EventTruth(msgspec.Struct, frozen=True):

@@ -94,3 +94,34 @@ def test_rep_payloads_are_strictly_validated() -> None:
         except msgspec.ValidationError:
             continue
         raise AssertionError(f"accepted {bad}")
+
+
+def test_simulate_writes_labelled_faults_and_events(tmp_path: Path) -> None:
+    recording = tmp_path / "rdl.csv"
+    made = barbell(
+        "simulate",
+        str(recording),
+        "--lift",
+        "rdl",
+        "--reps",
+        "3",
+        "--rate",
+        "100",
+        "--fault",
+        "hip_shoot:0.5@3",
+        "--event",
+        "gone:2:0.3",
+        "--no-load-cells",
+    )
+    assert made.returncode == 0, made.stderr
+    truth = json.loads(recording.with_suffix(".truth.json").read_text())
+    assert [r["faults"] for r in truth["reps"]] == [{}, {}, {"hip_shoot": 0.5}]
+    assert [r["clean"] for r in truth["reps"]] == [True, True, False]
+    assert truth["events"] == [{"kind": "gone", "t_start": 2.0, "t_end": 2.3}]
+    assert "# rate_hz: 100.0" in recording.read_text() and ",fl,fr" not in recording.read_text()
+
+
+def test_a_bad_fault_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = barbell("simulate", str(tmp_path / "x.csv"), "--fault", "wobble")
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("barbell simulate: unknown fault 'wobble'")
