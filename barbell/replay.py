@@ -9,7 +9,6 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from contract.lifts import CONCENTRIC_FIRST
 from contract.messages import RepMessage, SetMessage, encode
 from contract.recording import RecordingReader
 from edge.analysis import AnalysisSettings, RepAnalysis
@@ -23,7 +22,7 @@ def replay_messages(path: Path, lift: str | None = None) -> list[RepMessage | Se
     with RecordingReader(path) as reader:
         header = reader.header
         chosen = lift or header.lift or "auto"
-        analysis = RepAnalysis(AnalysisSettings(concentric_first=chosen in CONCENTRIC_FIRST))
+        analysis = RepAnalysis(AnalysisSettings(lift=chosen, load_kg=header.load_kg))
         session = Session(
             SessionInfo(
                 gym=header.extra.get("gym", "replay"),

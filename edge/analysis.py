@@ -1,46 +1,48 @@
-"""Streaming rep analysis: recording chunks in, measured reps and set ends out.
+"""Streaming rep analysis: recording chunks in (as FIFO drains arrive), reps and sets out.
 
-Pure: no clocks, files or network, so replay, the daemon and the benchmarks share it.
-
-This first version is deliberately simple (the walking skeleton): vertical acceleration is the
-specific force along the gravity direction last seen at rest, which ignores the bar rolling
-during a rep; velocity is integrated between rests and reset to zero at each rest.
+orientation → stillness → track (velocity, end-point corrected at each rest) → phases → reps →
+metrics. Pure: no clocks, files or network, so replay, the daemon and the benchmarks share it.
+Bad data (NaN, clipped, gaps) is reported as a SensorIssue and taints the motion it falls in:
+no velocity is ever derived from it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from contract.lifts import CONCENTRIC_FIRST
 from contract.recording import Chunk
+from edge.metrics import RepMetrics, measure
+from edge.orientation import DEG_PER_RAD, G, Orientation, OrientationSettings
+from edge.phases import Phase, PhaseSettings, split
+from edge.reps import RepAssembler, RepSettings
+from edge.stillness import Stillness, StillnessSettings
+from edge.track import REST, Track, TrackSettings
+
+ACCEL_RANGE_MPS2 = 16 * G  # the IMU's full scale: readings at the rail are clipped
+GYRO_RANGE_RADPS = 2000 / DEG_PER_RAD
 
 
 @dataclass(frozen=True)
 class AnalysisSettings:
-    concentric_first: bool = True
-    start_mps: float = 0.10  # hysteresis: a phase starts above this speed…
-    stop_mps: float = 0.03  # …and ends below this one
-    min_rom_m: float = 0.05  # smaller excursions are set-up motion, not reps
-    rest_window_s: float = 0.2
-    rest_accel_mps2: float = 0.2  # |a| within this of 1 g throughout the window
-    rest_gyro_radps: float = 0.3
-    rest_max_mps: float = 0.12  # a still run is rest only if the bar is this slow when it starts
-    set_gap_s: float = 6.0  # rest this long after a rep ends the set
+    lift: str = "auto"
+    load_kg: float | None = None  # for power when there are no load cells
+    set_gap_s: float = 8.0  # this long without a rep ends the set
+    gap_s: float = 0.1  # a hole in the timestamps longer than this breaks the motion
+    orientation: OrientationSettings = field(default_factory=OrientationSettings)
+    stillness: StillnessSettings = field(default_factory=StillnessSettings)
+    track: TrackSettings = field(default_factory=TrackSettings)
+    phases: PhaseSettings = field(default_factory=PhaseSettings)
+    reps: RepSettings = field(default_factory=RepSettings)
 
 
 @dataclass(frozen=True)
-class Rep:
-    """One measured rep, in recording seconds and SI units."""
-
-    set_index: int
-    rep_index: int
-    t_start: float
-    t_concentric_start: float
-    t_concentric_end: float
-    t_end: float
-    rom_m: float
-    mean_velocity_mps: float
+class Rep(RepMetrics):
+    set_index: int = 0
+    rep_index: int = 0
+    velocity_loss_pct: float = 0.0  # against the set's best rep so far
 
 
 @dataclass(frozen=True)
@@ -49,168 +51,169 @@ class SetEnd:
     reps: int
     t_start: float
     t_end: float
+    best_mean_velocity_mps: float
+    last_mean_velocity_mps: float
+    velocity_loss_pct: float
 
 
-Event = Rep | SetEnd
+@dataclass(frozen=True)
+class SensorIssue:
+    kind: str  # "saturated", "nan" or "gap"
+    t: float
+    samples: int
+
+
+Event = Rep | SetEnd | SensorIssue
+
+
+def first_direction(lift: str) -> int | None:
+    if lift == "auto":
+        return None
+    return 1 if lift in CONCENTRIC_FIRST else -1
 
 
 class RepAnalysis:
     """Feed chunks in time order; each call returns the events completed by that chunk."""
 
     def __init__(self, settings: AnalysisSettings | None = None) -> None:
-        self.settings = settings or AnalysisSettings()
-        self._gravity: np.ndarray | None = None  # specific force at rest, sensor frame
+        s = self.settings = settings or AnalysisSettings()
+        self._orientation = Orientation(s.orientation)
+        self._stillness = Stillness(s.stillness)
+        self._track = Track(s.track)
+        self._reps = RepAssembler(first_direction(s.lift), s.reps)
         self._last_t: float | None = None
-        self._velocity = 0.0
-        self._height = 0.0
-        self._tail = np.zeros(0, dtype=bool)  # the rest window across chunk edges
-        self._phase = "idle"  # idle → first → turn → second → idle
-        self._marks: dict[str, float] = {}
-        self._peak = 0.0
+        self._last_stop_t = 0.0  # when the bar last came to a stop: a rest or a turnaround
+        self._pause_before: dict[int, float] = {}
         self._set_index = 0
-        self._rep_index = 0
-        self._set_start: float | None = None
-        self._last_rep_end: float | None = None
+        self._set_reps: list[Rep] = []
 
     def feed(self, chunk: Chunk) -> list[Event]:
+        events: list[Event] = []
+        chunk = self._screen(chunk, events)
         if len(chunk) == 0:
-            return []
-        t, accel = chunk.t, chunk.accel_mps2
-        if self._gravity is None:
-            self._gravity = np.median(accel, axis=0)
-        # Signed, unlike |a| − g, which folds braking harder than 1 g back into propulsion.
-        g = float(np.linalg.norm(self._gravity))
-        vertical = accel @ (self._gravity / g) - g
-        still = self._still_mask(vertical, chunk.gyro_radps, t)
-        dt = np.diff(t, prepend=t[0] if self._last_t is None else self._last_t)
+            return events
+        t = chunk.t
+        previous = t[0] - 1e-3 if self._last_t is None else self._last_t
+        dt = np.diff(t, prepend=previous)
+        period = float(np.median(dt))
+        if dt[0] > self.settings.gap_s:
+            events.append(SensorIssue("gap", float(previous), 0))
+            self._break()
+        dt = np.minimum(dt, 4 * period)  # the AHRS must not integrate the gyro across a hole
         self._last_t = float(t[-1])
-        velocity, height = self._integrate(vertical, dt, still)
-        rest = still & (velocity == 0.0)
-        if rest.any():  # follow the gravity vector as the bar settles in a new roll
-            self._gravity = self._gravity + 0.2 * (accel[rest].mean(axis=0) - self._gravity)
-        return self._segment(t, velocity, height, rest)
+        attitude = self._orientation.update(t, chunk.accel_mps2, chunk.gyro_radps, dt)
+        quiet = self._stillness.update(
+            chunk.accel_mps2,
+            chunk.gyro_radps,
+            attitude.accel_mps2 - self._track.accel_bias,
+            period,
+            self._track.rest_g_mps2,
+        )
+        force = chunk.force_n if chunk.force_n is not None else np.full((len(chunk), 2), np.nan)
+        segments = self._track.append(
+            t,
+            attitude.accel_mps2,
+            np.linalg.norm(chunk.accel_mps2, axis=1),
+            np.linalg.norm(chunk.gyro_radps, axis=1),
+            attitude.tilt_deg,
+            force,
+            quiet,
+            self._stillness.window,
+        )
+        at_rest = self._track.rows(self._track.end - len(chunk), self._track.end)[:, REST] == 1.0
+        if at_rest.any():  # only a confirmed rest: a slow roll can pass the stillness test
+            self._orientation.learn_gyro_bias(chunk.gyro_radps[at_rest])
+        for segment in segments:
+            if segment.tainted or segment.turned_rad > self.settings.track.handling_rad:
+                self._reps.interrupt()
+                self._last_stop_t = float(self._track.rows(segment.stop, segment.stop + 1)[0, 0])
+                continue
+            rows = self._track.rows(segment.start, segment.stop + 1)
+            for phase in split(rows, segment.start, self.settings.phases):
+                events += self._phase(phase)
+            self._last_stop_t = float(rows[-1, 0])  # the bar comes to rest here
+        events += self._maybe_end_set(float(t[-1]))
+        self._track.trim(self._keep_from())
+        return events
 
     def finish(self) -> list[Event]:
         """Close the open set at the end of the stream."""
         return self._end_set()
 
-    def _still_mask(self, accel: np.ndarray, gyro: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """Samples ending a window in which the bar neither accelerates nor turns."""
-        s = self.settings
-        period = float(np.median(np.diff(t))) if len(t) > 1 else 1e-3
-        window = max(3, round(s.rest_window_s / period))
-        moving = np.abs(accel) > s.rest_accel_mps2
-        moving |= np.linalg.norm(gyro, axis=1) > s.rest_gyro_radps
-        joined = np.concatenate([self._tail, moving])
-        self._tail = joined[-(window - 1) :]
-        if joined.size < window:
-            return np.zeros(t.shape, dtype=bool)
-        recent = np.lib.stride_tricks.sliding_window_view(joined, window).any(axis=1)
-        still = np.zeros(joined.shape, dtype=bool)
-        still[window - 1 :] = ~recent
-        return still[-t.size :]
-
-    def _integrate(
-        self, accel: np.ndarray, dt: np.ndarray, still: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Velocity and height, with velocity held at zero through each accepted rest.
-
-        Stillness alone cannot tell a rest from a slow steady descent (both read as zero
-        acceleration), but the bar can only come to rest by decelerating, which the integral
-        sees: a still run counts as rest only if the velocity there is already near zero.
-        """
-        running = self._velocity + np.cumsum(accel * dt)
-        velocity = np.empty_like(running)
-        offset, done = 0.0, 0
-        for run_start, stop in _runs(still):
-            # A smooth deceleration can look still too, so the rest begins where the bar
-            # has actually slowed down, which may be inside the run.
-            slow = np.flatnonzero(
-                np.abs(running[run_start:stop] - offset) <= self.settings.rest_max_mps
-            )
-            if slow.size == 0:
-                continue
-            start = run_start + int(slow[0])
-            velocity[done:start] = running[done:start] - offset
-            velocity[start:stop] = 0.0
-            offset, done = running[stop - 1], stop
-        velocity[done:] = running[done:] - offset
-        height = self._height + np.cumsum(velocity * dt)
-        self._velocity, self._height = float(velocity[-1]), float(height[-1])
-        return velocity, height
-
-    def _segment(
-        self, t: np.ndarray, velocity: np.ndarray, height: np.ndarray, rest: np.ndarray
-    ) -> list[Event]:
-        s = self.settings
-        events: list[Event] = []
-        first = 1.0 if s.concentric_first else -1.0
-        # Only samples where the speed crosses a hysteresis level can change the phase.
-        crossings = np.flatnonzero(
-            np.diff(np.abs(velocity) > s.stop_mps, prepend=False)
-            | np.diff(np.abs(velocity) > s.start_mps, prepend=False)
-            | rest
+    def _screen(self, chunk: Chunk, events: list[Event]) -> Chunk:
+        """Report and remove NaN rows; report clipped ones. Both break the motion."""
+        broken = ~np.isfinite(chunk.accel_mps2).all(axis=1) | ~np.isfinite(chunk.gyro_radps).all(
+            axis=1
         )
-        for i in crossings:
-            v, now = first * velocity[i], float(t[i])
-            if self._phase == "idle":
-                if (
-                    rest[i]
-                    and self._last_rep_end is not None
-                    and now - self._last_rep_end >= s.set_gap_s
-                ):
-                    events += self._end_set()
-                if v > s.start_mps:
-                    self._phase, self._marks = "first", {"start": now, "h0": float(height[i])}
-            elif self._phase == "first" and v < s.stop_mps:
-                self._phase = "turn"
-                self._marks.update(turn=now, h1=float(height[i]))
-            elif self._phase == "turn" and v < -s.start_mps:
-                self._phase = "second"
-                self._marks["second"] = now
-            elif self._phase == "second" and (v > -s.stop_mps or rest[i]):
-                self._phase = "idle"
-                events += self._finish_rep(now)
-        return events
+        clipped = (np.abs(chunk.accel_mps2) >= ACCEL_RANGE_MPS2 * 0.998).any(axis=1)
+        clipped |= (np.abs(chunk.gyro_radps) >= GYRO_RANGE_RADPS * 0.998).any(axis=1)
+        clipped &= ~broken
+        for kind, mask in (("nan", broken), ("saturated", clipped)):
+            if mask.any():
+                events.append(SensorIssue(kind, float(chunk.t[mask][0]), int(mask.sum())))
+                self._break()
+        return chunk[~broken] if broken.any() else chunk
 
-    def _finish_rep(self, now: float) -> list[Rep]:
-        m = self._marks
-        excursion = abs(m["h1"] - m["h0"])
-        if excursion < self.settings.min_rom_m:
+    def _break(self) -> None:
+        """Nothing measured across bad data: taint the motion and start the attitude afresh."""
+        self._track.taint()
+        self._reps.interrupt()
+        self._orientation.reset()
+        self._stillness.reset()
+
+    def _phase(self, phase: Phase) -> list[Event]:
+        # The pause before each phase, by its first sample (a joined phase keeps its first).
+        self._pause_before = {
+            **{k: v for k, v in self._pause_before.items() if k >= self._track.first},
+            phase.start: max(0.0, phase.t_start - self._last_stop_t),
+        }
+        self._last_stop_t = phase.t_stop
+        pair = self._reps.add(phase)
+        if pair is None:
             return []
-        if self.settings.concentric_first:
-            c0, c1 = m["start"], m["turn"]
-        else:
-            c0, c1 = m["second"], now
-        if self._set_start is None:
-            self._set_start = m["start"]
-        rep = Rep(
-            set_index=self._set_index,
-            rep_index=self._rep_index,
-            t_start=m["start"],
-            t_concentric_start=c0,
-            t_concentric_end=c1,
-            t_end=now,
-            rom_m=excursion,
-            mean_velocity_mps=excursion / max(c1 - c0, 1e-3),
+        first, second = pair
+        # The lockout hold: between up and down in a concentric-first rep, else the pause at
+        # the top before the rep began.
+        hold = (
+            second.t_start - first.t_stop
+            if first.direction > 0
+            else self._pause_before[first.start]
         )
-        self._rep_index += 1
-        self._last_rep_end = now
+        metrics = measure(self._track, first, second, max(hold, 0.0), self.settings.load_kg)
+        best = max([r.mean_velocity_mps for r in self._set_reps] + [metrics.mean_velocity_mps])
+        rep = Rep(
+            **vars(metrics),
+            set_index=self._set_index,
+            rep_index=len(self._set_reps),
+            velocity_loss_pct=100 * (1 - metrics.mean_velocity_mps / best),
+        )
+        self._set_reps.append(rep)
         return [rep]
 
+    def _maybe_end_set(self, now: float) -> list[Event]:
+        if self._set_reps and now - self._set_reps[-1].t_end >= self.settings.set_gap_s:
+            return self._end_set()
+        return []
+
     def _end_set(self) -> list[Event]:
-        if self._set_start is None or self._last_rep_end is None:
+        if not self._set_reps:
             return []
-        event = SetEnd(self._set_index, self._rep_index, self._set_start, self._last_rep_end)
+        reps = self._set_reps
+        best = max(r.mean_velocity_mps for r in reps)
+        event = SetEnd(
+            set_index=self._set_index,
+            reps=len(reps),
+            t_start=reps[0].t_start,
+            t_end=reps[-1].t_end,
+            best_mean_velocity_mps=best,
+            last_mean_velocity_mps=reps[-1].mean_velocity_mps,
+            velocity_loss_pct=100 * (1 - reps[-1].mean_velocity_mps / best),
+        )
         self._set_index += 1
-        self._rep_index = 0
-        self._set_start = self._last_rep_end = None
+        self._set_reps = []
+        self._reps.new_set()
         return [event]
 
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """[start, stop) index pairs of the True runs in a boolean array."""
-    edges = np.diff(mask.astype(np.int8), prepend=0, append=0)
-    return list(
-        zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True)
-    )
+    def _keep_from(self) -> int:
+        pending = self._reps.pending
+        return pending.start if pending is not None else self._track.end

@@ -8,7 +8,6 @@ import time
 import uuid
 from collections.abc import Callable
 
-from contract.lifts import CONCENTRIC_FIRST
 from contract.messages import RepMessage, SetMessage
 from edge.analysis import AnalysisSettings, RepAnalysis
 from edge.config import EdgeConfig
@@ -27,7 +26,7 @@ def run_edge(
     """Run until the source ends or `stop` is set; returns the number of messages published."""
     lift = config.sim.lift
     source = open_source(config, stop)
-    analysis = RepAnalysis(AnalysisSettings(concentric_first=lift in CONCENTRIC_FIRST))
+    analysis = RepAnalysis(AnalysisSettings(lift=lift, load_kg=config.sim.load_kg))
     session = Session(
         SessionInfo(
             gym=config.station.gym,

@@ -26,10 +26,16 @@ class SessionInfo:
 class Session:
     def __init__(self, info: SessionInfo) -> None:
         self.info = info
-        self._velocities: dict[int, list[float]] = {}
 
     def messages(self, events: list[Event]) -> list[RepMessage | SetMessage]:
-        return [self._rep(e) if isinstance(e, Rep) else self._set(e) for e in events]
+        """Wire messages for the reps and sets among the events (sensor issues are not)."""
+        out: list[RepMessage | SetMessage] = []
+        for event in events:
+            if isinstance(event, Rep):
+                out.append(self._rep(event))
+            elif isinstance(event, SetEnd):
+                out.append(self._set(event))
+        return out
 
     def _context(self, set_index: int, suffix: str) -> dict[str, object]:
         """The identity fields of a rep or set message (contract.messages.SetContext)."""
@@ -48,9 +54,6 @@ class Session:
 
     def _rep(self, rep: Rep) -> RepMessage:
         base = self.info.epoch_offset_s
-        velocities = self._velocities.setdefault(rep.set_index, [])
-        velocities.append(rep.mean_velocity_mps)
-        best = max(velocities)
         return RepMessage(
             **self._context(rep.set_index, f"r{rep.rep_index}"),  # type: ignore[arg-type]
             rep_index=rep.rep_index,
@@ -60,21 +63,31 @@ class Session:
             t_end=base + rep.t_end,
             rom_m=round(rep.rom_m, 4),
             mean_velocity_mps=round(rep.mean_velocity_mps, 4),
-            concentric_s=round(rep.t_concentric_end - rep.t_concentric_start, 4),
-            velocity_loss_pct=round(100 * (1 - rep.mean_velocity_mps / best), 2),
+            peak_velocity_mps=round(rep.peak_velocity_mps, 4),
+            mean_propulsive_velocity_mps=round(rep.mean_propulsive_velocity_mps, 4),
+            concentric_s=round(rep.concentric_s, 4),
+            eccentric_s=round(rep.eccentric_s, 4),
+            lockout_hold_s=round(rep.lockout_hold_s, 3),
+            tilt_max_deg=round(rep.tilt_max_deg, 2),
+            drift_ap_m=round(rep.drift_ap_m, 4),
+            drift_lateral_m=round(rep.drift_lateral_m, 4),
+            asymmetry_pct=_rounded(rep.asymmetry_pct, 2),
+            peak_power_w=_rounded(rep.peak_power_w, 1),
+            velocity_loss_pct=round(rep.velocity_loss_pct, 2),
         )
 
     def _set(self, end: SetEnd) -> SetMessage:
         base = self.info.epoch_offset_s
-        velocities = self._velocities.pop(end.set_index, [])
-        best = max(velocities, default=None)
-        last = velocities[-1] if velocities else None
         return SetMessage(
             **self._context(end.set_index, "set"),  # type: ignore[arg-type]
             reps=end.reps,
             t_start=base + end.t_start,
             t_end=base + end.t_end,
-            best_mean_velocity_mps=best,
-            last_mean_velocity_mps=last,
-            velocity_loss_pct=round(100 * (1 - last / best), 2) if best and last else None,
+            best_mean_velocity_mps=round(end.best_mean_velocity_mps, 4),
+            last_mean_velocity_mps=round(end.last_mean_velocity_mps, 4),
+            velocity_loss_pct=round(end.velocity_loss_pct, 2),
         )
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)

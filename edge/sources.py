@@ -26,8 +26,6 @@ def sim_spec(config: EdgeConfig) -> SimSpec:
         rate_hz=config.sensor.rate_hz,
         athlete=sim.athlete,
         faults=tuple(sim.faults),
-        # The skeleton's rep counter does not yet tell set-up motion from reps (issue 4).
-        setup=False,
     )
 
 

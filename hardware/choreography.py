@@ -40,8 +40,8 @@ class RepPlan:
     mcv_mps: float
     rom_m: float
     eccentric_s: float
-    hold_s: float
-    pause_s: float  # before the next rep: at the bottom (concentric-first) or the top
+    hold_s: float  # lockout: after the concentric, or before the rep in eccentric-first lifts
+    pause_s: float  # after the rep, at the bottom (concentric-first lifts only)
     shape: BetaShape
     sticking: bool  # a heavy rep's two-peak concentric with a slow middle
     stall_s: float = 0.0  # hips shooting: a stall inside the concentric
@@ -90,14 +90,20 @@ def plan_session(
     channels["z"].start = profile.rest_height_m
     reps: list[PlannedRep] = []
     bounds: list[tuple[float, float]] = []
-    t = lead_in_s
+    t, still_since = lead_in_s, 0.0
     for set_index in range(sets):
         if setup:
-            t = _set_up(channels, profile, rng, t)
+            still_since = _set_up(channels, profile, rng, t)
+            t = still_since + float(rng.uniform(1.0, 2.0))  # brace before the first rep
         first = len(reps)
         for plan in _rep_plans(profile, athlete, load_kg, reps_per_set, set_index, rng, faults):
-            reps.append(_add_rep(channels, profile, plan, t))
-            t = reps[-1].t_end + plan.pause_s
+            if not profile.concentric_first and plan.rep_index > 0:
+                t = still_since + plan.hold_s  # the lockout is the pause at the top before it
+            rep = _add_rep(channels, profile, plan, t)
+            rep.lockout_hold_s = plan.hold_s if profile.concentric_first else t - still_since
+            reps.append(rep)
+            t = still_since = rep.t_end
+            t += plan.pause_s
         bounds.append((reps[first].t_start, reps[-1].t_end))
         t = reps[-1].t_end + float(rng.uniform(0.5, 1.5))
         if setup:
@@ -126,7 +132,6 @@ def _rep_plans(
     final_loss = loss.value() if loss else 1.0 - v1rm / first
     span = (count - 1) if loss else to_failure - 1
     ecc_low, ecc_high = profile.eccentric_s
-    between = profile.bottom_pause_s if profile.concentric_first else profile.top_pause_s
     plans = []
     for i in range(count):
         progress = min(i / span, 1.0) if span > 0 else 0.0
@@ -139,7 +144,9 @@ def _rep_plans(
                 rom_m=athlete.rom_m * (1 + rng.normal(0, 0.01)),
                 eccentric_s=(ecc_low + (ecc_high - ecc_low) * heavy) * rng.uniform(0.9, 1.1),
                 hold_s=float(rng.uniform(*profile.top_pause_s)),
-                pause_s=float(rng.uniform(*between)),
+                pause_s=float(rng.uniform(*profile.bottom_pause_s))
+                if profile.concentric_first
+                else 0.0,
                 shape=BetaShape(a=2.0, b=2.6 - 0.6 * heavy),
                 sticking=fraction >= 0.85,
                 drift_ap_m=float(rng.uniform(*profile.drift_ap_m)),
@@ -172,8 +179,6 @@ def _inject(plan: RepPlan, fault: FaultSpec, profile: LiftProfile) -> None:
         plan.rom_m += value
     elif code == "no_lockout_hold":
         plan.hold_s = value
-        if not profile.concentric_first:  # the top pause is also the gap to the next rep
-            plan.pause_s = value
     elif code == "momentum":
         plan.shape = _shape_with_peak(value)
         plan.sticking = False
@@ -251,7 +256,7 @@ def _add_rep(
         t_concentric_end=c1,
         t_end=end,
         rom_m=plan.rom_m,
-        lockout_hold_s=plan.hold_s if profile.concentric_first else plan.pause_s,
+        lockout_hold_s=plan.hold_s,
         faults=dict(plan.faults),
     )
 
@@ -279,7 +284,7 @@ def _concentric(channels: dict[str, Channel], plan: RepPlan, c0: float, duration
 def _set_up(
     channels: dict[str, Channel], profile: LiftProfile, rng: np.random.Generator, t: float
 ) -> float:
-    """Get the bar from where it rests to where the first rep starts; returns that time."""
+    """Get the bar from where it rests to where the reps start; returns when it is still."""
     z, y, roll = channels["z"], channels["y"], channels["roll"]
     if profile.setup == "roll_onto_hips":
         # Seated, the lifter rolls the bar along the thighs into the hip crease.
@@ -299,7 +304,7 @@ def _set_up(
     else:  # grip a bar on the floor: the hands roll it a little
         roll.add(Move(t, 1.0, float(rng.normal(0, np.radians(8)))))
         t += 1.0
-    return t + float(rng.uniform(1.0, 2.0))  # brace before the first rep
+    return t
 
 
 def _put_away(

@@ -20,8 +20,7 @@ def barbell(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_simulate_then_replay_json_prints_one_rep_payload_per_line(tmp_path: Path) -> None:
     recording = tmp_path / "ht.csv"
-    # Without set-up motion: the skeleton's rep counter cannot yet tell it from reps (issue 4).
-    made = barbell("simulate", str(recording), "--reps", "4", "--seed", "21", "--no-setup")
+    made = barbell("simulate", str(recording), "--reps", "4", "--seed", "21")
     assert made.returncode == 0, made.stderr
     truth = json.loads(recording.with_suffix(".truth.json").read_text())
 

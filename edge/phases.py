@@ -1,0 +1,79 @@
+"""Phases: the bar going up or going down, cut from a corrected segment at zero velocity.
+
+A segment between two rests may hold one phase (a concentric that ends in a lockout hold) or
+several (a touch-and-go bottom turns a descent straight into an ascent). Wiggles too small to
+be lifting are dropped, and what they separated is joined again.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge.track import VZ, T, Z
+
+
+@dataclass(frozen=True)
+class PhaseSettings:
+    min_travel_m: float = 0.03  # less is a wiggle, not lifting or lowering
+    min_speed_mps: float = 0.05
+
+
+@dataclass(frozen=True)
+class Phase:
+    direction: int  # +1 up, −1 down
+    start: int  # global sample indices: [start, stop]
+    stop: int
+    t_start: float  # s, at zero velocity (interpolated between samples)
+    t_stop: float
+    travel_m: float  # signed vertical displacement
+    peak_mps: float  # fastest speed, unsigned
+
+    @property
+    def duration_s(self) -> float:
+        return self.t_stop - self.t_start
+
+
+def split(rows: np.ndarray, first: int, settings: PhaseSettings) -> list[Phase]:
+    """The phases of one corrected segment; `first` is the global index of rows[0]."""
+    v, z, t = rows[:, VZ], rows[:, Z], rows[:, T]
+    sign = np.sign(v)
+    # Cut at the last sample before each change of sign; neighbouring runs share it.
+    nonzero = np.flatnonzero(sign != 0)
+    if nonzero.size == 0:
+        return []
+    cuts = nonzero[:-1][np.diff(sign[nonzero]) != 0]
+    bounds = [0, *cuts.tolist(), v.size - 1]
+    runs = []
+    for lo, hi in itertools.pairwise(bounds):
+        travel = z[hi] - z[lo]
+        peak = float(np.abs(v[lo : hi + 1]).max())
+        if abs(travel) >= settings.min_travel_m and peak >= settings.min_speed_mps:
+            runs.append([int(np.sign(travel)), lo, hi])
+    merged: list[list[int]] = []
+    for run in runs:  # a dropped wiggle between two runs of one direction rejoins them
+        if merged and merged[-1][0] == run[0]:
+            merged[-1][2] = run[2]
+        else:
+            merged.append(run)
+    return [
+        Phase(
+            direction=d,
+            start=first + lo,
+            stop=first + hi,
+            t_start=_zero_time(t, v, lo),
+            t_stop=_zero_time(t, v, hi),
+            travel_m=float(z[hi] - z[lo]),
+            peak_mps=float(np.abs(v[lo : hi + 1]).max()),
+        )
+        for d, lo, hi in merged
+    ]
+
+
+def _zero_time(t: np.ndarray, v: np.ndarray, i: int) -> float:
+    """Where v crosses zero between samples i and i + 1 (or i itself at the segment's ends)."""
+    if i + 1 >= v.size or v[i] == 0 or np.sign(v[i]) == np.sign(v[i + 1]):
+        return float(t[i])
+    return float(t[i] + (t[i + 1] - t[i]) * v[i] / (v[i] - v[i + 1]))

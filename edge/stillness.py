@@ -1,0 +1,69 @@
+"""When the bar is still: a short window in which the accelerometer is flat, |a| is level with
+the 1 g read at the last rest, the earth-frame acceleration is small and the gyro is quiet.
+
+Flat alone is not still: a smooth descent starts with acceleration so gentle that a short
+window sees it flat. Level alone is not enough either: a steady sideways push barely changes
+|a| (it adds in quadrature), which the earth-frame acceleration does show. Level is waived after
+the bar has turned far: zero-g offsets shift |a| at rest by a few hundredths of g in each new
+orientation. Each window is judged when its last sample arrives, so a rest is known one window
+after it began.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class StillnessSettings:
+    window_s: float = 0.06
+    accel_ptp_mps2: float = 0.3  # largest swing of any accelerometer axis within the window
+    gyro_radps: float = 0.05  # a resting bar turns less than 3 °/s (breathing, settling)
+    level_mps2: float = 0.1  # |a| within this of the last rest's 1 g throughout the window
+    linear_mps2: float = 0.5  # earth-frame acceleration, gravity and bias removed
+
+
+class Stillness:
+    def __init__(self, settings: StillnessSettings | None = None) -> None:
+        self.settings = settings or StillnessSettings()
+        self._tail_accel = np.zeros((0, 3))
+        self._tail_turning = np.zeros(0, dtype=bool)
+        self.window = 0  # samples, set from the sample rate
+
+    def reset(self) -> None:
+        self._tail_accel = np.zeros((0, 3))
+        self._tail_turning = np.zeros(0, dtype=bool)
+
+    def update(
+        self,
+        accel_mps2: np.ndarray,
+        gyro_radps: np.ndarray,
+        linear_mps2: np.ndarray,
+        period_s: float,
+        rest_g_mps2: float | None,
+    ) -> np.ndarray:
+        """quiet[i]: the window ending at sample i was still throughout.
+
+        `linear_mps2` is the earth-frame acceleration (gravity and bias removed);
+        `rest_g_mps2` is |a| at the last rest in this orientation, or None to skip that test.
+        """
+        s = self.settings
+        self.window = window = max(2, round(s.window_s / period_s))
+        accel = np.concatenate([self._tail_accel, accel_mps2])
+        unsteady = np.linalg.norm(gyro_radps, axis=1) > s.gyro_radps
+        unsteady |= np.linalg.norm(linear_mps2, axis=1) > s.linear_mps2
+        if rest_g_mps2 is not None:
+            unsteady |= np.abs(np.linalg.norm(accel_mps2, axis=1) - rest_g_mps2) > s.level_mps2
+        turning = np.concatenate([self._tail_turning, unsteady])
+        self._tail_accel, self._tail_turning = accel[-(window - 1) :], turning[-(window - 1) :]
+        quiet = np.zeros(accel_mps2.shape[0], dtype=bool)
+        if accel.shape[0] < window:
+            return quiet
+        view = np.lib.stride_tricks.sliding_window_view(accel, window, axis=0)  # n × 3 × w
+        flat = (view.max(axis=2) - view.min(axis=2)).max(axis=1) < s.accel_ptp_mps2
+        calm = ~np.lib.stride_tricks.sliding_window_view(turning, window).any(axis=1)
+        judged = flat & calm  # for windows ending at accel[window-1:]
+        quiet[-judged.size :] = judged[-quiet.size :]
+        return quiet
