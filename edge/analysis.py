@@ -105,9 +105,10 @@ class RepAnalysis:
         quiet = self._stillness.update(
             chunk.accel_mps2,
             chunk.gyro_radps,
-            attitude.accel_mps2 - self._track.accel_bias,
+            attitude.accel_mps2[:, 1:],
             period,
             self._track.rest_g_mps2,
+            self._track.turned_rad,
         )
         force = chunk.force_n if chunk.force_n is not None else np.full((len(chunk), 2), np.nan)
         segments = self._track.append(

@@ -12,13 +12,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.track import VZ, T, Z
+from edge.track import AZ, VZ, T, Z
 
 
 @dataclass(frozen=True)
 class PhaseSettings:
     min_travel_m: float = 0.03  # less is a wiggle, not lifting or lowering
     min_speed_mps: float = 0.05
+    # A pause at a turnaround reads as zero velocity give or take the integral's error, so a
+    # phase there starts where acceleration rises above this (and ends where it falls below).
+    onset_mps2: float = 0.5
+    pause_mps: float = 0.03
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,7 @@ class Phase:
 
 def split(rows: np.ndarray, first: int, settings: PhaseSettings) -> list[Phase]:
     """The phases of one corrected segment; `first` is the global index of rows[0]."""
-    v, z, t = rows[:, VZ], rows[:, Z], rows[:, T]
+    v, z, t, a = rows[:, VZ], rows[:, Z], rows[:, T], rows[:, AZ]
     sign = np.sign(v)
     # Cut at the last sample before each change of sign; neighbouring runs share it.
     nonzero = np.flatnonzero(sign != 0)
@@ -58,18 +62,33 @@ def split(rows: np.ndarray, first: int, settings: PhaseSettings) -> list[Phase]:
             merged[-1][2] = run[2]
         else:
             merged.append(run)
-    return [
-        Phase(
-            direction=d,
-            start=first + lo,
-            stop=first + hi,
-            t_start=_zero_time(t, v, lo),
-            t_stop=_zero_time(t, v, hi),
-            travel_m=float(z[hi] - z[lo]),
-            peak_mps=float(np.abs(v[lo : hi + 1]).max()),
+    phases = []
+    for d, lo, hi in merged:
+        t_start, t_stop = _zero_time(t, v, lo), _zero_time(t, v, hi)
+        moving = np.flatnonzero(np.abs(a[lo : hi + 1]) >= settings.onset_mps2)
+        # Quiet stretches at the ends are a pause where the bar has also stopped; where it is
+        # still creeping (a long, gentle braking), they are part of the phase.
+        stopped = np.abs(v[lo : hi + 1]) <= settings.pause_mps
+        if moving.size and lo > 0:
+            paused = np.flatnonzero(stopped[: moving[0]])
+            if paused.size:
+                t_start = max(t_start, float(t[lo + paused[-1]]))
+        if moving.size and hi < v.size - 1:
+            paused = np.flatnonzero(stopped[moving[-1] + 1 :])
+            if paused.size:
+                t_stop = min(t_stop, float(t[lo + moving[-1] + 1 + paused[0]]))
+        phases.append(
+            Phase(
+                direction=d,
+                start=first + lo,
+                stop=first + hi,
+                t_start=t_start,
+                t_stop=t_stop,
+                travel_m=float(z[hi] - z[lo]),
+                peak_mps=float(np.abs(v[lo : hi + 1]).max()),
+            )
         )
-        for d, lo, hi in merged
-    ]
+    return phases
 
 
 def _zero_time(t: np.ndarray, v: np.ndarray, i: int) -> float:

@@ -1,12 +1,12 @@
 """When the bar is still: a short window in which the accelerometer is flat, |a| is level with
-the 1 g read at the last rest, the earth-frame acceleration is small and the gyro is quiet.
+the 1 g read at the last rest, the horizontal acceleration is small and the gyro is quiet.
 
 Flat alone is not still: a smooth descent starts with acceleration so gentle that a short
 window sees it flat. Level alone is not enough either: a steady sideways push barely changes
-|a| (it adds in quadrature), which the earth-frame acceleration does show. Level is waived after
-the bar has turned far: zero-g offsets shift |a| at rest by a few hundredths of g in each new
-orientation. Each window is judged when its last sample arrives, so a rest is known one window
-after it began.
+|a| (it adds in quadrature), which the horizontal acceleration does show (it needs no bias: the
+AHRS levels the bar to the gravity it measures). Level is looser after the bar has turned:
+zero-g offsets shift |a| at rest by a few hundredths of g in each new orientation. Each window
+is judged when its last sample arrives, so a rest is known one window after it began.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ class StillnessSettings:
     window_s: float = 0.06
     accel_ptp_mps2: float = 0.3  # largest swing of any accelerometer axis within the window
     gyro_radps: float = 0.05  # a resting bar turns less than 3 °/s (breathing, settling)
-    level_mps2: float = 0.1  # |a| within this of the last rest's 1 g throughout the window
-    linear_mps2: float = 0.5  # earth-frame acceleration, gravity and bias removed
+    level_mps2: float = 0.1  # |a| within this of the last rest's 1 g throughout the window…
+    level_mps2_per_rad: float = 0.5  # …plus this per radian turned since (offsets, cross-axis)
+    horizontal_mps2: float = 0.5
 
 
 class Stillness:
@@ -40,22 +41,25 @@ class Stillness:
         self,
         accel_mps2: np.ndarray,
         gyro_radps: np.ndarray,
-        linear_mps2: np.ndarray,
+        horizontal_mps2: np.ndarray,
         period_s: float,
         rest_g_mps2: float | None,
+        turned_rad: float,
     ) -> np.ndarray:
         """quiet[i]: the window ending at sample i was still throughout.
 
-        `linear_mps2` is the earth-frame acceleration (gravity and bias removed);
-        `rest_g_mps2` is |a| at the last rest in this orientation, or None to skip that test.
+        `horizontal_mps2` is the earth-frame horizontal acceleration (n×2);
+        `rest_g_mps2` is |a| at the last rest (None before the first), `turned_rad` how far
+        the bar has turned since.
         """
         s = self.settings
         self.window = window = max(2, round(s.window_s / period_s))
         accel = np.concatenate([self._tail_accel, accel_mps2])
         unsteady = np.linalg.norm(gyro_radps, axis=1) > s.gyro_radps
-        unsteady |= np.linalg.norm(linear_mps2, axis=1) > s.linear_mps2
+        unsteady |= np.linalg.norm(horizontal_mps2, axis=1) > s.horizontal_mps2
         if rest_g_mps2 is not None:
-            unsteady |= np.abs(np.linalg.norm(accel_mps2, axis=1) - rest_g_mps2) > s.level_mps2
+            tolerance = s.level_mps2 + s.level_mps2_per_rad * turned_rad
+            unsteady |= np.abs(np.linalg.norm(accel_mps2, axis=1) - rest_g_mps2) > tolerance
         turning = np.concatenate([self._tail_turning, unsteady])
         self._tail_accel, self._tail_turning = accel[-(window - 1) :], turning[-(window - 1) :]
         quiet = np.zeros(accel_mps2.shape[0], dtype=bool)

@@ -22,12 +22,15 @@ ACCEL, VELOCITY, POSITION = slice(AZ, ALAT + 1), slice(VZ, VLAT + 1), slice(Z, P
 
 @dataclass(frozen=True)
 class TrackSettings:
-    rest_max_mps: float = 0.15  # a still run is a rest only once the bar is this slow…
+    rest_max_mps: float = 0.08  # a still run is a rest only once the bar is this slow (half
+    # the slowest bench 1RM)…
     # …plus this much per radian turned: turning moves the accelerometer's offsets into the
     # vertical, so after rolling the bar the velocity integral has drifted further.
     rest_max_mps_per_rad: float = 0.6
     handling_rad: float = 0.6  # a segment that turned this far is handling the bar, not a rep
-    relevel_rad: float = 0.3  # after turning this far, |a| at rest must be learned again
+    # Still this long is rest whatever the integral says: nobody moves a bar at a perfectly
+    # steady speed for most of a second, and it lets a drifted integral recover.
+    certain_rest_s: float = 0.8
     history_s: float = 40.0
 
 
@@ -54,14 +57,19 @@ class Track:
         self._rest_g: float | None = None  # |a| at the last rest, m/s²
         self._rest_sum = np.zeros(4)  # raw z, ap, lat acceleration and |a| summed over the rest
         self._rest_n = 0
+        self._quiet_since: int | None = None  # where a quiet run still open at the end began
 
     @property
     def rest_g_mps2(self) -> float | None:
-        """|a| at the last rest, unless the bar has turned far since (then unknown)."""
+        """|a| at the last rest (None before the first)."""
+        return self._rest_g
+
+    @property
+    def turned_rad(self) -> float:
+        """How far the bar has turned since its last rest."""
         if self.resting or self.data.shape[0] == 0:
-            return self._rest_g
-        turned = self.data[-1, TURN]
-        return self._rest_g if turned < self.settings.relevel_rad else None
+            return 0.0
+        return float(self.data[-1, TURN])
 
     @property
     def end(self) -> int:
@@ -96,18 +104,26 @@ class Track:
         block[:, REST] = 0.0
         self.data = np.concatenate([self.data, block])
         runs = _runs(quiet)
+        if not runs or runs[0][0] > 0:
+            self._quiet_since = None
         if self.resting and (not runs or runs[0][0] > 0):
             self._resume(base - 1)  # the bar started moving with this chunk
         closed: list[Segment] = []
         done = base  # samples before this are integrated or at rest
         for run_start, run_stop in runs:
             begin = base + run_start
+            # A quiet window ending at run_start began window − 1 samples earlier.
+            quiet_from = begin - window + 1
+            if run_start == 0 and self._quiet_since is not None:
+                quiet_from = self._quiet_since  # the run goes on from the last chunk
+            self._quiet_since = quiet_from if run_stop == t.size else None
             if not self.resting:
                 self._integrate(done, base + run_stop)
                 done = base + run_stop
-                # A quiet window ending at run_start began window − 1 samples earlier.
-                earliest = max(begin - window + 1, self.segment_start + 1)
+                earliest = max(quiet_from, self.segment_start + 1)
                 stop = self._first_slow(earliest, base + run_stop - 1)
+                if stop is None and self._lasting(earliest, base + run_stop - 1):
+                    stop = earliest
                 if stop is None:
                     continue  # still, but moving steadily: a slow descent, not a rest
                 closed.append(self._close(stop))
@@ -152,6 +168,10 @@ class Track:
             np.abs(rows[:, VZ]) <= s.rest_max_mps + s.rest_max_mps_per_rad * rows[:, TURN]
         )
         return start + int(slow[0]) if slow.size else None
+
+    def _lasting(self, start: int, stop: int) -> bool:
+        t = self.rows(start, stop + 1)[:, T]
+        return bool(t[-1] - t[0] >= self.settings.certain_rest_s)
 
     def _close(self, stop: int) -> Segment:
         """End-point correction: zero velocity at both ends, positions integrated again."""
