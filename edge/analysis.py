@@ -19,7 +19,7 @@ from edge.orientation import DEG_PER_RAD, G, Orientation, OrientationSettings
 from edge.phases import Phase, PhaseSettings, split
 from edge.reps import RepAssembler, RepSettings
 from edge.stillness import Stillness, StillnessSettings
-from edge.track import REST, Track, TrackSettings
+from edge.track import REST, Segment, Track, TrackSettings
 
 ACCEL_RANGE_MPS2 = 16 * G  # the IMU's full scale: readings at the rail are clipped
 GYRO_RANGE_RADPS = 2000 / DEG_PER_RAD
@@ -30,7 +30,10 @@ class AnalysisSettings:
     lift: str = "auto"
     load_kg: float | None = None  # for power when there are no load cells
     set_gap_s: float = 8.0  # this long without a rep ends the set
-    gap_s: float = 0.1  # a hole in the timestamps longer than this breaks the motion
+    # A hole in the timestamps longer than both of these breaks the motion; shorter ones are
+    # the few samples a FIFO drain loses now and then, and are integrated across.
+    gap_s: float = 0.1
+    gap_periods: float = 8.0
     orientation: OrientationSettings = field(default_factory=OrientationSettings)
     stillness: StillnessSettings = field(default_factory=StillnessSettings)
     track: TrackSettings = field(default_factory=TrackSettings)
@@ -84,6 +87,7 @@ class RepAnalysis:
         self._last_t: float | None = None
         self._last_stop_t = 0.0  # when the bar last came to a stop: a rest or a turnaround
         self._pause_before: dict[int, float] = {}
+        self._done = 0  # samples before this global index have been cut into phases
         self._set_index = 0
         self._set_reps: list[Rep] = []
 
@@ -95,16 +99,23 @@ class RepAnalysis:
         t = chunk.t
         previous = t[0] - 1e-3 if self._last_t is None else self._last_t
         dt = np.diff(t, prepend=previous)
-        period = float(np.median(dt))
-        if dt[0] > self.settings.gap_s:
-            events.append(SensorIssue("gap", float(previous), 0))
+        period = float(dt.mean())
+        if dt.max() > 1.5 * period:  # a dropped sample or a gap: the median is the period
+            period = float(np.median(dt))
+        limit = max(self.settings.gap_s, self.settings.gap_periods * period)
+        if dt.max() > limit:
+            hole = int(np.argmax(dt > limit))
+            events.append(SensorIssue("gap", float(t[hole] - dt[hole]), 0))
             self._break()
         dt = np.minimum(dt, 4 * period)  # the AHRS must not integrate the gyro across a hole
         self._last_t = float(t[-1])
-        attitude = self._orientation.update(t, chunk.accel_mps2, chunk.gyro_radps, dt)
+        attitude = self._orientation.update(chunk.accel_mps2, chunk.gyro_radps, dt, period)
+        accel_norm = np.linalg.norm(chunk.accel_mps2, axis=1)
+        gyro_norm = np.linalg.norm(chunk.gyro_radps, axis=1)
         quiet = self._stillness.update(
             chunk.accel_mps2,
-            chunk.gyro_radps,
+            accel_norm,
+            gyro_norm,
             attitude.accel_mps2[:, 1:],
             period,
             self._track.rest_g_mps2,
@@ -114,8 +125,8 @@ class RepAnalysis:
         segments = self._track.append(
             t,
             attitude.accel_mps2,
-            np.linalg.norm(chunk.accel_mps2, axis=1),
-            np.linalg.norm(chunk.gyro_radps, axis=1),
+            accel_norm,
+            gyro_norm,
             attitude.tilt_deg,
             force,
             quiet,
@@ -124,15 +135,12 @@ class RepAnalysis:
         at_rest = self._track.rows(self._track.end - len(chunk), self._track.end)[:, REST] == 1.0
         if at_rest.any():  # only a confirmed rest: a slow roll can pass the stillness test
             self._orientation.learn_gyro_bias(chunk.gyro_radps[at_rest])
+            if at_rest[-1]:
+                self._orientation.relevel(chunk.accel_mps2[at_rest])
         for segment in segments:
-            if segment.tainted or segment.turned_rad > self.settings.track.handling_rad:
-                self._reps.interrupt()
-                self._last_stop_t = float(self._track.rows(segment.stop, segment.stop + 1)[0, 0])
-                continue
-            rows = self._track.rows(segment.start, segment.stop + 1)
-            for phase in split(rows, segment.start, self.settings.phases):
-                events += self._phase(phase)
-            self._last_stop_t = float(rows[-1, 0])  # the bar comes to rest here
+            events += self._closed(segment)
+        if not self._track.resting and not self._track.tainted:
+            events += self._reversals()
         events += self._maybe_end_set(float(t[-1]))
         self._track.trim(self._keep_from())
         return events
@@ -141,8 +149,49 @@ class RepAnalysis:
         """Close the open set at the end of the stream."""
         return self._end_set()
 
+    def _closed(self, segment: Segment) -> list[Event]:
+        """A segment ended at a rest: its velocity is corrected, so its last phases are final."""
+        start = max(segment.start, self._done)
+        self._done = segment.stop
+        rows = self._track.rows(start, segment.stop + 1)
+        events: list[Event] = []
+        if segment.tainted or segment.turned_rad > self.settings.track.handling_rad:
+            self._reps.interrupt()
+        else:
+            for phase in split(rows, start, self.settings.phases, from_rest=start == segment.start):
+                events += self._phase(phase)
+        self._last_stop_t = float(rows[-1, 0])  # the bar comes to rest here
+        return events
+
+    def _reversals(self) -> list[Event]:
+        """In a segment still moving, a phase the bar has clearly turned back from is over.
+
+        Touch-and-go reps (no pause at the top or the bottom) would otherwise wait for the next
+        rest; these phases keep their uncorrected, rest-anchored velocity.
+        """
+        start = max(self._track.segment_start, self._done)
+        rows = self._track.rows(start, self._track.end)
+        phases = split(
+            rows,
+            start,
+            self.settings.phases,
+            from_rest=start == self._track.segment_start,
+            to_rest=False,
+        )
+        events: list[Event] = []
+        for phase in phases[:-1]:  # the newest may still be growing
+            events += self._phase(phase)
+            self._done = phase.stop
+        return events
+
     def _screen(self, chunk: Chunk, events: list[Event]) -> Chunk:
         """Report and remove NaN rows; report clipped ones. Both break the motion."""
+        # The common case in two reductions: a NaN makes the max NaN, and NaN < x is False.
+        if (
+            np.abs(chunk.accel_mps2).max() < ACCEL_RANGE_MPS2 * 0.998
+            and np.abs(chunk.gyro_radps).max() < GYRO_RANGE_RADPS * 0.998
+        ):
+            return chunk
         broken = ~np.isfinite(chunk.accel_mps2).all(axis=1) | ~np.isfinite(chunk.gyro_radps).all(
             axis=1
         )
@@ -192,7 +241,8 @@ class RepAnalysis:
         return [rep]
 
     def _maybe_end_set(self, now: float) -> list[Event]:
-        if self._set_reps and now - self._set_reps[-1].t_end >= self.settings.set_gap_s:
+        idle = self._reps.pending is None  # not in the middle of a (slow) rep
+        if idle and self._set_reps and now - self._set_reps[-1].t_end >= self.settings.set_gap_s:
             return self._end_set()
         return []
 

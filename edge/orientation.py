@@ -59,40 +59,59 @@ class Orientation:
         self._started = True
 
     def update(
-        self, t: np.ndarray, accel_mps2: np.ndarray, gyro_radps: np.ndarray, dt: np.ndarray
+        self, accel_mps2: np.ndarray, gyro_radps: np.ndarray, dt: np.ndarray, period_s: float
     ) -> Attitude:
-        """Attitude for each sample; `dt` is each sample's period (s)."""
+        """Attitude for each sample; `dt` is each sample's period and `period_s` the typical
+        one (s)."""
         if not self._started:
-            self._start(accel_mps2[0], 1.0 / float(np.median(dt)))
+            self._start(accel_mps2[0], 1.0 / period_s)
         gyro_dps = np.ascontiguousarray((gyro_radps - self.gyro_bias_radps) * DEG_PER_RAD)
         accel_g = np.ascontiguousarray(accel_mps2 / G)
-        quaternions = np.empty((t.size, 4))
         ahrs = self._ahrs
-        period, update, quaternion = (
-            ahrs.set_sample_period,
+        update, quaternion, set_period = (
             ahrs.update_no_magnetometer,
             ahrs.get_quaternion,
+            ahrs.set_sample_period,
         )
-        # The one per-sample loop of the analysis: imufusion takes one sample per call.
-        for i in range(t.size):
-            period(dt[i])
-            update(gyro_dps[i], accel_g[i])
-            quaternions[i] = quaternion()
-        rotation = _matrices(quaternions)  # sensor → earth
-        earth = np.einsum("nij,nj->ni", rotation, accel_mps2)
-        # The bar's horizontal direction sets the lateral axis; ap is square to it (z × lat).
-        axis = rotation[:, :2, 0]
-        lateral = axis / np.maximum(np.linalg.norm(axis, axis=1, keepdims=True), 1e-9)
-        bar_frame = np.stack(
-            [
-                earth[:, 2] - G,
-                earth[:, 1] * lateral[:, 0] - earth[:, 0] * lateral[:, 1],
-                earth[:, 0] * lateral[:, 0] + earth[:, 1] * lateral[:, 1],
-            ],
-            axis=1,
-        )
-        tilt = np.degrees(np.arcsin(np.clip(rotation[:, 2, 0], -1.0, 1.0)))
+        # Timestamps jitter by a percent or two, which changes nothing the gyro integrates;
+        # only a dropped sample or a gap needs its own period.
+        odd = np.flatnonzero(np.abs(dt - period_s) > 0.25 * period_s).tolist()
+        out: list[np.ndarray] = []
+        keep = out.append
+        start = 0
+        for stop in [*odd, dt.size]:
+            set_period(period_s)
+            # The one per-sample loop of the analysis: imufusion takes one sample per call.
+            for gyro, accel in zip(gyro_dps[start:stop], accel_g[start:stop], strict=True):
+                update(gyro, accel)
+                keep(quaternion())
+            if stop < dt.size:
+                set_period(dt[stop])
+                update(gyro_dps[stop], accel_g[stop])
+                keep(quaternion())
+            start = stop + 1
+        quaternions = np.array(out)
+        earth = _rotate(quaternions, accel_mps2)
+        w, x, y, z = quaternions.T
+        # The bar's axis (sensor x) in the earth frame is the rotation's first column.
+        axis_x, axis_y, axis_z = 1 - 2 * (y * y + z * z), 2 * (x * y + w * z), 2 * (x * z - w * y)
+        # Its horizontal direction sets the lateral axis; ap is square to it (z × lat).
+        norm = np.maximum(np.hypot(axis_x, axis_y), 1e-9)
+        lat_x, lat_y = axis_x / norm, axis_y / norm
+        bar_frame = np.empty_like(earth)
+        bar_frame[:, 0] = earth[:, 2] - G
+        bar_frame[:, 1] = earth[:, 1] * lat_x - earth[:, 0] * lat_y
+        bar_frame[:, 2] = earth[:, 0] * lat_x + earth[:, 1] * lat_y
+        tilt = np.degrees(np.arcsin(np.clip(axis_z, -1.0, 1.0)))
         return Attitude(bar_frame, tilt)
+
+    def relevel(self, accel_at_rest_mps2: np.ndarray) -> None:
+        """At rest the accelerometer reads gravity alone: take the attitude from it.
+
+        The heading is lost, which nothing needs: lateral and ap follow the bar's own axis.
+        """
+        if self._started:
+            self._ahrs.set_quaternion(_level_quaternion(accel_at_rest_mps2.mean(axis=0)))
 
     def learn_gyro_bias(self, gyro_at_rest_radps: np.ndarray) -> None:
         """At rest the gyro should read zero; what it reads is its bias."""
@@ -111,14 +130,13 @@ def _level_quaternion(accel: np.ndarray) -> np.ndarray:
     return np.concatenate([[np.cos(half)], axis / sin * np.sin(half)])
 
 
-def _matrices(q: np.ndarray) -> np.ndarray:
-    """n×3×3 rotation matrices from n quaternions (w, x, y, z)."""
+def _rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Rotate n vectors by n unit quaternions (w, x, y, z): v + w·t + q × t, t = 2 q × v."""
     w, x, y, z = q.T
-    return np.stack(
-        [
-            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], axis=-1),
-            np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], axis=-1),
-            np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], axis=-1),
-        ],
-        axis=-2,
-    )
+    vx, vy, vz = v.T
+    tx, ty, tz = 2 * (y * vz - z * vy), 2 * (z * vx - x * vz), 2 * (x * vy - y * vx)
+    out = np.empty_like(v)
+    out[:, 0] = vx + w * tx + (y * tz - z * ty)
+    out[:, 1] = vy + w * ty + (z * tx - x * tz)
+    out[:, 2] = vz + w * tz + (x * ty - y * tx)
+    return out

@@ -40,8 +40,18 @@ class Phase:
         return self.t_stop - self.t_start
 
 
-def split(rows: np.ndarray, first: int, settings: PhaseSettings) -> list[Phase]:
-    """The phases of one corrected segment; `first` is the global index of rows[0]."""
+def split(
+    rows: np.ndarray,
+    first: int,
+    settings: PhaseSettings,
+    from_rest: bool = True,
+    to_rest: bool = True,
+) -> list[Phase]:
+    """The phases in a run of samples; `first` is the global index of rows[0].
+
+    `from_rest` and `to_rest` say whether the rows begin and end at a rest (a segment) or at a
+    turnaround or the newest sample (part of a segment still open).
+    """
     v, z, t, a = rows[:, VZ], rows[:, Z], rows[:, T], rows[:, AZ]
     sign = np.sign(v)
     # Cut at the last sample before each change of sign; neighbouring runs share it.
@@ -65,15 +75,21 @@ def split(rows: np.ndarray, first: int, settings: PhaseSettings) -> list[Phase]:
     phases = []
     for d, lo, hi in merged:
         t_start, t_stop = _zero_time(t, v, lo), _zero_time(t, v, hi)
+        # At a rest the boundary sample is the rest's own; the bar started (or stopped) between
+        # it and its neighbour, which matters at 50 Hz: extrapolate the velocity to zero.
+        if lo == 0 and from_rest and hi - lo >= 3:
+            t_start = _extrapolated_zero(t, v, lo, +1)
+        if hi == v.size - 1 and to_rest and hi - lo >= 3:
+            t_stop = _extrapolated_zero(t, v, hi, -1)
         moving = np.flatnonzero(np.abs(a[lo : hi + 1]) >= settings.onset_mps2)
         # Quiet stretches at the ends are a pause where the bar has also stopped; where it is
         # still creeping (a long, gentle braking), they are part of the phase.
         stopped = np.abs(v[lo : hi + 1]) <= settings.pause_mps
-        if moving.size and lo > 0:
+        if moving.size and (lo > 0 or not from_rest):
             paused = np.flatnonzero(stopped[: moving[0]])
             if paused.size:
                 t_start = max(t_start, float(t[lo + paused[-1]]))
-        if moving.size and hi < v.size - 1:
+        if moving.size and (hi < v.size - 1 or not to_rest):
             paused = np.flatnonzero(stopped[moving[-1] + 1 :])
             if paused.size:
                 t_stop = min(t_stop, float(t[lo + moving[-1] + 1 + paused[0]]))
@@ -89,6 +105,22 @@ def split(rows: np.ndarray, first: int, settings: PhaseSettings) -> list[Phase]:
             )
         )
     return phases
+
+
+def _extrapolated_zero(t: np.ndarray, v: np.ndarray, rest: int, step: int) -> float:
+    """Where the bar left (or reached) the rest between the rest sample and its neighbour.
+
+    Force builds up from nothing, so near a rest velocity grows with the square of the time
+    from it: √|v| is what is linear in time there, and is extrapolated to zero.
+    """
+    near, far = rest + step, rest + 2 * step
+    root_near, root_far = np.sqrt(abs(v[near])), np.sqrt(abs(v[far]))
+    slope = (root_far - root_near) / (t[far] - t[near])
+    if slope * step <= 0:  # not speeding up away from the rest
+        return float(t[rest])
+    crossing = t[near] - root_near / slope
+    low, high = sorted((float(t[rest]), float(t[near])))
+    return float(np.clip(crossing, low, high))
 
 
 def _zero_time(t: np.ndarray, v: np.ndarray, i: int) -> float:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
 
 @dataclass(frozen=True)
@@ -23,24 +24,26 @@ class StillnessSettings:
     gyro_radps: float = 0.05  # a resting bar turns less than 3 °/s (breathing, settling)
     level_mps2: float = 0.1  # |a| within this of the last rest's 1 g throughout the window…
     level_mps2_per_rad: float = 0.5  # …plus this per radian turned since (offsets, cross-axis)
-    horizontal_mps2: float = 0.5
+    horizontal_mps2: float = 0.5  # …plus this per radian turned: the attitude errs after a roll
+    horizontal_mps2_per_rad: float = 0.5
 
 
 class Stillness:
     def __init__(self, settings: StillnessSettings | None = None) -> None:
         self.settings = settings or StillnessSettings()
         self._tail_accel = np.zeros((0, 3))
-        self._tail_turning = np.zeros(0, dtype=bool)
+        self._tail_unsettled = np.zeros(0, dtype=bool)
         self.window = 0  # samples, set from the sample rate
 
     def reset(self) -> None:
         self._tail_accel = np.zeros((0, 3))
-        self._tail_turning = np.zeros(0, dtype=bool)
+        self._tail_unsettled = np.zeros(0, dtype=bool)
 
     def update(
         self,
         accel_mps2: np.ndarray,
-        gyro_radps: np.ndarray,
+        accel_norm_mps2: np.ndarray,
+        gyro_norm_radps: np.ndarray,
         horizontal_mps2: np.ndarray,
         period_s: float,
         rest_g_mps2: float | None,
@@ -48,26 +51,31 @@ class Stillness:
     ) -> np.ndarray:
         """quiet[i]: the window ending at sample i was still throughout.
 
-        `horizontal_mps2` is the earth-frame horizontal acceleration (n×2);
+        The norms are |a| and |ω| per sample; `horizontal_mps2` is the earth-frame
+        horizontal acceleration (n×2);
         `rest_g_mps2` is |a| at the last rest (None before the first), `turned_rad` how far
         the bar has turned since.
         """
         s = self.settings
         self.window = window = max(2, round(s.window_s / period_s))
         accel = np.concatenate([self._tail_accel, accel_mps2])
-        unsteady = np.linalg.norm(gyro_radps, axis=1) > s.gyro_radps
-        unsteady |= np.linalg.norm(horizontal_mps2, axis=1) > s.horizontal_mps2
+        unsteady = gyro_norm_radps > s.gyro_radps
+        horizontal_limit = s.horizontal_mps2 + s.horizontal_mps2_per_rad * turned_rad
+        unsteady |= np.hypot(horizontal_mps2[:, 0], horizontal_mps2[:, 1]) > horizontal_limit
         if rest_g_mps2 is not None:
             tolerance = s.level_mps2 + s.level_mps2_per_rad * turned_rad
-            unsteady |= np.abs(np.linalg.norm(accel_mps2, axis=1) - rest_g_mps2) > tolerance
-        turning = np.concatenate([self._tail_turning, unsteady])
-        self._tail_accel, self._tail_turning = accel[-(window - 1) :], turning[-(window - 1) :]
+            unsteady |= np.abs(accel_norm_mps2 - rest_g_mps2) > tolerance
+        unsettled = np.concatenate([self._tail_unsettled, unsteady])
+        self._tail_accel, self._tail_unsettled = accel[-(window - 1) :], unsettled[-(window - 1) :]
         quiet = np.zeros(accel_mps2.shape[0], dtype=bool)
         if accel.shape[0] < window:
             return quiet
-        view = np.lib.stride_tricks.sliding_window_view(accel, window, axis=0)  # n × 3 × w
-        flat = (view.max(axis=2) - view.min(axis=2)).max(axis=1) < s.accel_ptp_mps2
-        calm = ~np.lib.stride_tricks.sliding_window_view(turning, window).any(axis=1)
-        judged = flat & calm  # for windows ending at accel[window-1:]
+        # Running max and min over the window ending at each sample (O(n), not O(n·window)).
+        trailing = (window - 1) // 2
+        swing = maximum_filter1d(accel, window, axis=0, origin=trailing)
+        swing -= minimum_filter1d(accel, window, axis=0, origin=trailing)
+        flat = swing.max(axis=1) < s.accel_ptp_mps2
+        calm = ~maximum_filter1d(unsettled, window, origin=trailing)
+        judged = (flat & calm)[window - 1 :]  # windows wholly inside the samples we have
         quiet[-judged.size :] = judged[-quiet.size :]
         return quiet

@@ -47,7 +47,10 @@ class Segment:
 class Track:
     def __init__(self, settings: TrackSettings | None = None) -> None:
         self.settings = settings or TrackSettings()
-        self.data = np.empty((0, WIDTH))
+        # Samples live in a buffer that grows by doubling; dropping old ones moves an offset,
+        # so appending a chunk costs the chunk, not the whole history.
+        self._buffer = np.empty((4096, WIDTH))
+        self._lo = self._hi = 0  # the kept samples are _buffer[_lo:_hi]
         self.first = 0  # global index of data[0]
         # Until the first rest the starting velocity is unknown: nothing is derived from it.
         self.resting = False
@@ -70,6 +73,11 @@ class Track:
         if self.resting or self.data.shape[0] == 0:
             return 0.0
         return float(self.data[-1, TURN])
+
+    @property
+    def data(self) -> np.ndarray:
+        """The kept samples (a view: writes go to the track)."""
+        return self._buffer[self._lo : self._hi]
 
     @property
     def end(self) -> int:
@@ -102,7 +110,7 @@ class Track:
         block[:, T], block[:, ACCEL], block[:, TILT] = t, accel - self.accel_bias, tilt
         block[:, FL : FR + 1], block[:, RATE], block[:, MAG] = force, rate, magnitude
         block[:, REST] = 0.0
-        self.data = np.concatenate([self.data, block])
+        self._push(block)
         runs = _runs(quiet)
         if not runs or runs[0][0] > 0:
             self._quiet_since = None
@@ -164,6 +172,8 @@ class Track:
         """The first sample in [start, stop] where the integrated speed is low enough for rest."""
         s = self.settings
         rows = self.rows(start, stop + 1)
+        if rows[0, TURN] > s.handling_rad:
+            return start  # handling the bar: no rep will be measured, its speed is moot
         slow = np.flatnonzero(
             np.abs(rows[:, VZ]) <= s.rest_max_mps + s.rest_max_mps_per_rad * rows[:, TURN]
         )
@@ -217,12 +227,28 @@ class Track:
             self.first + int(np.searchsorted(self.data[:, T], horizon)),
         )
         if oldest > self.first:
-            self.data = self.data[oldest - self.first :]
+            self._lo += oldest - self.first
             self.first = oldest
+
+    def _push(self, block: np.ndarray) -> None:
+        kept, n = self._hi - self._lo, block.shape[0]
+        if self._hi + n > self._buffer.shape[0]:
+            capacity = self._buffer.shape[0]
+            while kept + n > capacity // 2:
+                capacity *= 2
+            grown = np.empty((capacity, WIDTH))
+            grown[:kept] = self._buffer[self._lo : self._hi]
+            self._buffer, self._lo, self._hi = grown, 0, kept
+        self._buffer[self._hi : self._hi + n] = block
+        self._hi += n
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """[start, stop) index pairs of the True runs in a boolean array."""
+    if not mask.any():
+        return []
+    if mask.all():
+        return [(0, mask.size)]
     edges = np.diff(mask.astype(np.int8), prepend=0, append=0)
     return list(
         zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True)

@@ -214,8 +214,8 @@ def _label_set_faults(plans: list[RepPlan], v1rm: float) -> None:
 def _shape_with_peak(peak_to_mean: float) -> BetaShape:
     """A concentric that jerks off the bottom: an early, sharp peak (peak/mean as asked).
 
-    The start exponent stays at 2, as in every rep, so force still ramps up over some ms:
-    a step in acceleration is not something a real lifter can produce.
+    Both exponents stay at 2 or more, as in every rep: force ramps up over some ms (a step in
+    acceleration is not something a lifter can produce), and the braking stays near 1 g.
     """
     b = optimize.brentq(lambda b: BetaShape(2.0, b).peak_to_mean - peak_to_mean, 2.0, 40.0)
     return BetaShape(2.0, float(b))

@@ -17,7 +17,7 @@ EFFECTS: dict[str, tuple[str, float, float]] = {
     "partial_lockout": ("ROM short of the athlete's lockout, fraction", 0.06, 0.25),
     "overextension": ("bar above the athlete's lockout, m", 0.02, 0.07),
     "no_lockout_hold": ("lockout hold, s", 0.15, 0.0),
-    "momentum": ("concentric start sharpness: peak velocity over MCV", 2.4, 3.2),
+    "momentum": ("concentric start sharpness: peak velocity over MCV", 2.2, 2.6),
     "hip_shoot": ("stall time mid-concentric, s, with forward drift", 0.15, 0.5),
     "bar_tilt": ("tilt at lockout, degrees", 4.0, 10.0),
     "load_asymmetry": ("left-right force difference, % of total", 8.0, 25.0),
