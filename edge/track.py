@@ -161,12 +161,8 @@ class Track:
             rows[0, VELOCITY], rows[0, POSITION], rows[0, TURN] = 0.0, 0.0, 0.0
         dt = np.diff(rows[:, T])[:, None]
         rows[1:, TURN] = rows[0, TURN] + np.cumsum(rows[1:, RATE] * dt[:, 0])
-        rows[1:, VELOCITY] = rows[0, VELOCITY] + np.cumsum(
-            (rows[1:, ACCEL] + rows[:-1, ACCEL]) / 2 * dt, axis=0
-        )
-        rows[1:, POSITION] = rows[0, POSITION] + np.cumsum(
-            (rows[1:, VELOCITY] + rows[:-1, VELOCITY]) / 2 * dt, axis=0
-        )
+        _trapezoid(rows, ACCEL, VELOCITY, dt)
+        _trapezoid(rows, VELOCITY, POSITION, dt)
 
     def _first_slow(self, start: int, stop: int) -> int | None:
         """The first sample in [start, stop] where the integrated speed is low enough for rest."""
@@ -189,10 +185,7 @@ class Track:
         t = rows[:, T]
         ramp = ((t - t[0]) / max(t[-1] - t[0], 1e-9))[:, None]
         rows[:, VELOCITY] -= rows[-1, VELOCITY] * ramp
-        dt = np.diff(t)[:, None]
-        rows[1:, POSITION] = rows[0, POSITION] + np.cumsum(
-            (rows[1:, VELOCITY] + rows[:-1, VELOCITY]) / 2 * dt, axis=0
-        )
+        _trapezoid(rows, VELOCITY, POSITION, np.diff(t)[:, None])
         self.resting = True
         return Segment(self.segment_start, stop, self.tainted, float(rows[-1, TURN]))
 
@@ -241,6 +234,12 @@ class Track:
             self._buffer, self._lo, self._hi = grown, 0, kept
         self._buffer[self._hi : self._hi + n] = block
         self._hi += n
+
+
+def _trapezoid(rows: np.ndarray, rate: slice, level: slice, dt: np.ndarray) -> None:
+    """Integrate the `rate` columns into the `level` columns, from the first row's level."""
+    steps = (rows[1:, rate] + rows[:-1, rate]) / 2 * dt
+    rows[1:, level] = rows[0, level] + np.cumsum(steps, axis=0)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
