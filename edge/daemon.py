@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable
 
 from contract.messages import RepMessage, SetMessage
-from edge.analysis import AnalysisSettings, RepAnalysis
+from edge.analysis import AnalysisSettings, RepAnalysis, SensorIssue
 from edge.config import EdgeConfig
 from edge.publisher import Publisher
 from edge.session import Session, SessionInfo
@@ -44,6 +44,13 @@ def run_edge(
     try:
         for chunk in source:
             events = analysis.feed(chunk)
+            for issue in (e for e in events if isinstance(e, SensorIssue)):
+                log.warning(
+                    "sensor %s at t=%.3f s (%d samples): motion discarded",
+                    issue.kind,
+                    issue.t,
+                    issue.samples,
+                )
             if stop.is_set():
                 break
             for message in session.messages(events):
