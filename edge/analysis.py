@@ -139,7 +139,8 @@ class RepAnalysis:
                 self._orientation.relevel(chunk.accel_mps2[at_rest])
         for segment in segments:
             events += self._closed(segment)
-        if not self._track.resting and not self._track.tainted:
+        handling = self._track.turned_rad > self.settings.track.handling_rad
+        if not self._track.resting and not self._track.tainted and not handling:
             events += self._reversals()
         events += self._maybe_end_set(float(t[-1]))
         self._track.trim(self._keep_from())

@@ -112,10 +112,10 @@ class Track:
         block[:, REST] = 0.0
         self._push(block)
         runs = _runs(quiet)
-        if not runs or runs[0][0] > 0:
+        if not runs or runs[0][0] > 0:  # the chunk starts unsettled
             self._quiet_since = None
-        if self.resting and (not runs or runs[0][0] > 0):
-            self._resume(base - 1)  # the bar started moving with this chunk
+            if self.resting:
+                self._resume(base - 1)  # the bar started moving with this chunk
         closed: list[Segment] = []
         done = base  # samples before this are integrated or at rest
         for run_start, run_stop in runs:
