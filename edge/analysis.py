@@ -88,6 +88,7 @@ class RepAnalysis:
         self._last_stop_t = 0.0  # when the bar last came to a stop: a rest or a turnaround
         self._pause_before: dict[int, float] = {}
         self._done = 0  # samples before this global index have been cut into phases
+        self._levelled = False  # the attitude has been re-levelled during this rest
         self._set_index = 0
         self._set_reps: list[Rep] = []
 
@@ -135,8 +136,11 @@ class RepAnalysis:
         at_rest = self._track.rows(self._track.end - len(chunk), self._track.end)[:, REST] == 1.0
         if at_rest.any():  # only a confirmed rest: a slow roll can pass the stillness test
             self._orientation.learn_gyro_bias(chunk.gyro_radps[at_rest])
-            if at_rest[-1]:
+            if at_rest[-1] and not self._levelled:  # once a rest: its first chunk will do
                 self._orientation.relevel(chunk.accel_mps2[at_rest])
+                self._levelled = True
+        if not self._track.resting:
+            self._levelled = False
         for segment in segments:
             events += self._closed(segment)
         handling = self._track.turned_rad > self.settings.track.handling_rad

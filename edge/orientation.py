@@ -122,8 +122,8 @@ class Orientation:
 def _level_quaternion(accel: np.ndarray) -> np.ndarray:
     """The rotation (w, x, y, z) that takes the measured gravity direction onto +z."""
     up = accel / np.linalg.norm(accel)
-    axis = np.cross(up, [0.0, 0.0, 1.0])
-    sin, cos = np.linalg.norm(axis), float(up[2])
+    axis = np.array([up[1], -up[0], 0.0])  # up × ẑ
+    sin, cos = float(np.hypot(up[0], up[1])), float(up[2])
     if sin < 1e-9:
         return np.array([1.0, 0.0, 0.0, 0.0]) if cos > 0 else np.array([0.0, 1.0, 0.0, 0.0])
     half = np.arctan2(sin, cos) / 2
