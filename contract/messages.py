@@ -68,6 +68,7 @@ class RepMessage(SetContext, kw_only=True, tag="barbell.rep/1"):
     peak_power_w: float | None = None
     velocity_loss_pct: float | None = None
     faults: list[Fault] = msgspec.field(default_factory=list)
+    unjudged: list[str] = msgspec.field(default_factory=list)  # rules with no reference yet
 
     def __post_init__(self) -> None:
         if not self.t_start <= self.t_concentric_start <= self.t_concentric_end <= self.t_end:

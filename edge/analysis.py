@@ -8,15 +8,19 @@ no velocity is ever derived from it.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from contract.lifts import CONCENTRIC_FIRST
+from contract.messages import Fault
 from contract.recording import Chunk
+from edge.faults import Thresholds, judge, thresholds_for
 from edge.metrics import RepMetrics, measure
 from edge.orientation import DEG_PER_RAD, G, Orientation, OrientationSettings
 from edge.phases import Phase, PhaseSettings, split
+from edge.reference import Reference
 from edge.reps import RepAssembler, RepSettings
 from edge.stillness import Stillness, StillnessSettings
 from edge.track import REST, Segment, Track, TrackSettings
@@ -39,6 +43,8 @@ class AnalysisSettings:
     track: TrackSettings = field(default_factory=TrackSettings)
     phases: PhaseSettings = field(default_factory=PhaseSettings)
     reps: RepSettings = field(default_factory=RepSettings)
+    thresholds: Thresholds | None = None  # None: the lift's defaults
+    reference: Reference | None = None  # a stored profile to start from; None: learn it
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,8 @@ class Rep(RepMetrics):
     set_index: int = 0
     rep_index: int = 0
     velocity_loss_pct: float = 0.0  # against the set's best rep so far
+    faults: tuple[Fault, ...] = ()
+    unjudged: tuple[str, ...] = ()  # rules with no reference yet
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,7 @@ class SetEnd:
     best_mean_velocity_mps: float
     last_mean_velocity_mps: float
     velocity_loss_pct: float
+    fault_counts: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,8 @@ class RepAnalysis:
         self._levelled = False  # the attitude has been re-levelled during this rest
         self._set_index = 0
         self._set_reps: list[Rep] = []
+        self._thresholds = s.thresholds or thresholds_for(s.lift)
+        self._reference = s.reference or Reference()
 
     def feed(self, chunk: Chunk) -> list[Event]:
         events: list[Event] = []
@@ -236,11 +247,16 @@ class RepAnalysis:
         )
         metrics = measure(self._track, first, second, max(hold, 0.0), self.settings.load_kg)
         best = max([r.mean_velocity_mps for r in self._set_reps] + [metrics.mean_velocity_mps])
+        loss = 100 * (1 - metrics.mean_velocity_mps / best)
+        verdict = judge(metrics, loss, self._reference, self._thresholds)
+        self._reference.learn(metrics.rom_m, metrics.drift_ap_m, {f.code for f in verdict.faults})
         rep = Rep(
             **vars(metrics),
             set_index=self._set_index,
             rep_index=len(self._set_reps),
-            velocity_loss_pct=100 * (1 - metrics.mean_velocity_mps / best),
+            velocity_loss_pct=loss,
+            faults=verdict.faults,
+            unjudged=verdict.unjudged,
         )
         self._set_reps.append(rep)
         return [rep]
@@ -264,6 +280,7 @@ class RepAnalysis:
             best_mean_velocity_mps=best,
             last_mean_velocity_mps=reps[-1].mean_velocity_mps,
             velocity_loss_pct=100 * (1 - reps[-1].mean_velocity_mps / best),
+            fault_counts=dict(Counter(f.code for r in reps for f in r.faults)),
         )
         self._set_index += 1
         self._set_reps = []

@@ -31,6 +31,8 @@ class RepMetrics:
     eccentric_s: float
     lockout_hold_s: float
     tilt_max_deg: float
+    tilt_change_deg: float  # largest change from the tilt at the rep's start (no sensor offset)
+    stall_s: float  # time the bar all but stopped inside the concentric (hips shooting)
     drift_ap_m: float
     drift_lateral_m: float
     asymmetry_pct: float | None
@@ -58,6 +60,8 @@ def measure(
         eccentric_s=down.duration_s,
         lockout_hold_s=hold_s,
         tilt_max_deg=float(np.abs(rep[:, TILT]).max()),
+        tilt_change_deg=float(np.abs(rep[:, TILT] - rep[0, TILT]).max()),
+        stall_s=_stall(concentric),
         drift_ap_m=float(np.ptp(rep[:, PAP])),
         drift_lateral_m=float(np.ptp(rep[:, PLAT])),
         asymmetry_pct=_asymmetry(rep),
@@ -71,6 +75,15 @@ def _propulsive(rows: np.ndarray, up: Phase, mean: float) -> float:
         return mean
     end = braking[0]
     return float((rows[end, Z] - rows[0, Z]) / max(rows[end, T] - up.t_start, 1e-6))
+
+
+def _stall(rows: np.ndarray) -> float:
+    """Seconds inside the concentric (its first and last fifth aside, where every rep is slow)
+    during which the bar moved at under a tenth of its peak speed."""
+    v, t = rows[:, VZ], rows[:, T]
+    middle = (t > t[0] + 0.2 * (t[-1] - t[0])) & (t < t[-1] - 0.2 * (t[-1] - t[0]))
+    slow = middle & (v < 0.1 * v.max())
+    return float(np.diff(t, prepend=t[0])[slow].sum())
 
 
 def _asymmetry(rows: np.ndarray) -> float | None:

@@ -74,6 +74,8 @@ class Session:
             asymmetry_pct=_rounded(rep.asymmetry_pct, 2),
             peak_power_w=_rounded(rep.peak_power_w, 1),
             velocity_loss_pct=round(rep.velocity_loss_pct, 2),
+            faults=list(rep.faults),
+            unjudged=list(rep.unjudged),
         )
 
     def _set(self, end: SetEnd) -> SetMessage:
@@ -86,6 +88,7 @@ class Session:
             best_mean_velocity_mps=round(end.best_mean_velocity_mps, 4),
             last_mean_velocity_mps=round(end.last_mean_velocity_mps, 4),
             velocity_loss_pct=round(end.velocity_loss_pct, 2),
+            fault_counts=end.fault_counts,
         )
 
 

@@ -29,6 +29,7 @@ class Athlete:
     one_rm_kg: float
     rom_m: float  # this athlete's full concentric travel
     velocity_scale: float  # this athlete and day against the population profile (≈1)
+    drift_ap_m: float  # this athlete's own bar path: lifters repeat it rep after rep
 
 
 @dataclass
@@ -149,7 +150,7 @@ def _rep_plans(
                 else 0.0,
                 shape=BetaShape(a=2.0, b=2.6 - 0.6 * heavy),
                 sticking=fraction >= 0.85,
-                drift_ap_m=float(rng.uniform(*profile.drift_ap_m)),
+                drift_ap_m=athlete.drift_ap_m * float(rng.normal(1.0, 0.1)),
                 drift_lateral_m=float(rng.normal(0, 0.005)),
                 tilt_rad=float(rng.normal(0, np.radians(0.7))),
                 roll_rad=float(rng.normal(0, np.radians(4))),

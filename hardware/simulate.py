@@ -104,6 +104,7 @@ def simulate(spec: SimSpec) -> Simulation:
         one_rm_kg=spec.one_rm_kg,
         rom_m=float(rng.uniform(*profile.rom_m)),
         velocity_scale=float(rng.normal(1.0, 0.06)),
+        drift_ap_m=float(rng.uniform(*profile.drift_ap_m)),
     )
     plan = plan_session(
         profile,

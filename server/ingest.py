@@ -20,7 +20,7 @@ from contract.messages import RepMessage, SetMessage, decode
 from contract.mqtt import connect, make_client
 from server.config import ServerConfig
 from server.influx import WriteError, Writer
-from server.points import line, rep_point, set_point
+from server.points import line, points_for
 
 log = logging.getLogger(__name__)
 SUBSCRIPTIONS = [f"{topics.ROOT}/+/+/rep", f"{topics.ROOT}/+/+/set"]
@@ -55,8 +55,7 @@ class Ingest:
         if not isinstance(decoded, RepMessage | SetMessage):
             self._dead_letter(message, f"{type(decoded).__name__} does not belong on this topic")
             return
-        point = rep_point(decoded) if isinstance(decoded, RepMessage) else set_point(decoded)
-        self._store([line(point)], message)
+        self._store([line(point) for point in points_for(decoded)], message)
 
     def _store(self, lines: list[str], message: mqtt.MQTTMessage) -> None:
         """Write, holding the message (unacknowledged) through an outage until it succeeds."""

@@ -1,7 +1,8 @@
 """Wire messages as InfluxDB points (SPEC section 6), the same line protocol for every writer.
 
 Tags are gym, station, athlete and lift; the rest are fields. A rep is stamped with its
-concentric end, so a resent rep overwrites itself instead of adding a point.
+concentric end, so a resent rep overwrites itself instead of adding a point. Each of its faults
+is a `fault` point at the same instant, told apart by its `code` tag.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from influxdb_client import Point, WritePrecision
 from contract.messages import RepMessage, SetMessage
 
 TAGS = ("gym", "station", "athlete", "lift")
-_NOT_FIELDS = {*TAGS, "faults", "fault_counts", "t_concentric_end"}
+_NOT_FIELDS = {*TAGS, "faults", "unjudged", "fault_counts", "t_concentric_end"}
 
 
 def _ns(seconds: float) -> int:
@@ -41,6 +42,27 @@ def rep_point(rep: RepMessage) -> Point:
     point.field("t_concentric_end", rep.t_concentric_end)
     point.field("fault_count", len(rep.faults))
     return point
+
+
+def fault_points(rep: RepMessage) -> list[Point]:
+    points = []
+    for fault in rep.faults:
+        point = Point("fault").time(_ns(rep.t_concentric_end), WritePrecision.NS)
+        for tag in TAGS:
+            point.tag(tag, getattr(rep, tag))
+        point.tag("code", fault.code)
+        point.field("severity", fault.severity).field("value", fault.value)
+        point.field("threshold", fault.threshold).field("msg_id", rep.msg_id)
+        point.field("set_index", rep.set_index).field("rep_index", rep.rep_index)
+        points.append(point)
+    return points
+
+
+def points_for(message: RepMessage | SetMessage) -> list[Point]:
+    """Every point a message becomes."""
+    if isinstance(message, RepMessage):
+        return [rep_point(message), *fault_points(message)]
+    return [set_point(message)]
 
 
 def set_point(message: SetMessage) -> Point:

@@ -17,7 +17,7 @@ from barbell.services import LocalInfluxDB, free_port
 from contract.messages import Fault, RepMessage
 from server.config import InfluxSettings
 from server.influx import V1Writer, V2Writer, WriteError
-from server.points import line, rep_point
+from server.points import line, points_for, rep_point
 from tests.helpers import rows
 
 
@@ -103,6 +103,16 @@ def test_v2_writer_sends_well_formed_requests_that_influxdb_1x_accepts(
     assert {p["athlete"] for p in stored} == {"ana lee"}
     assert all(p["fault_count"] == 1 and p["rom_m"] == 0.25 for p in stored)
     assert all(p.get("peak_velocity_mps") is None for p in stored)  # NaN is left out, not sent
+
+
+def test_each_fault_is_a_point_tagged_with_its_code(influxdb: LocalInfluxDB) -> None:
+    writer = V1Writer(InfluxSettings(url=influxdb.url))
+    for _ in range(2):  # a resend overwrites
+        writer.write([line(p) for p in points_for(_rep(3))])
+    [fault] = rows(influxdb, 'SELECT * FROM "fault" GROUP BY *')
+    expected = ("bar_tilt", "warn", 6.0, 5.0)
+    assert (fault["code"], fault["severity"], fault["value"], fault["threshold"]) == expected
+    assert fault["msg_id"] == _rep(3).msg_id and fault["athlete"] == "ana lee"
 
 
 def test_v2_writer_sorts_server_errors_into_retry_and_reject(

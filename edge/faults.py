@@ -1,0 +1,188 @@
+"""Form faults (SPEC section 1): each rule reads one signal of a rep and compares it with a per-lift
+threshold. docs/faults.md gives, for each, the article's words, the signal, the default and why.
+
+A rule that needs the athlete's reference (ROM, bar path) and has none yet does not guess: it
+names itself in `unjudged` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+from contract.messages import Fault, Severity
+from edge.metrics import RepMetrics
+from edge.reference import Reference
+
+Positive = Annotated[float, Meta(gt=0)]
+
+
+class Thresholds(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """Where each fault starts (warn); a rule's `critical` level is set from it."""
+
+    partial_lockout_frac: Annotated[float, Meta(gt=0, lt=1)] = 0.05  # ROM short of reference
+    overextension_m: Positive = 0.02  # bar above the reference lockout
+    lockout_hold_s: Positive | None = 0.25  # shorter hold at the top (None: not judged)
+    momentum_peak_ratio: Annotated[float, Meta(gt=1)] = 2.12  # peak / mean concentric velocity
+    hip_shoot_stall_s: Positive | None = None  # stall inside the pull (hinge lifts)
+    bar_tilt_deg: Positive = 3.0  # change in tilt during the rep
+    load_asymmetry_pct: Positive = 5.0  # left − right share of the load
+    bar_drift_m: Positive = 0.035  # horizontal travel beyond the athlete's own path
+    fast_eccentric_ratio: Positive | None = 0.5  # eccentric time / concentric time
+    velocity_loss_pct: Annotated[float, Meta(gt=0, le=100)] = 20.0  # against the set's best
+    grinding_ratio: Annotated[float, Meta(ge=1)] = 1.3  # MCV / v1RM
+    v1rm_mps: Annotated[float, Meta(gt=0, lt=1.5)] = 0.25  # MCV of a 1RM rep for this lift
+
+
+# v1RM from the literature (docs/simulator.md); hinge lifts judge hips shooting; lowering a
+# deadlift fast is accepted technique, so its eccentric is not judged.
+DEFAULTS: dict[str, Thresholds] = {
+    "hip_thrust": Thresholds(v1rm_mps=0.25),
+    "glute_bridge": Thresholds(v1rm_mps=0.25),
+    "rdl": Thresholds(v1rm_mps=0.20, hip_shoot_stall_s=0.1),
+    "deadlift": Thresholds(v1rm_mps=0.15, hip_shoot_stall_s=0.1, fast_eccentric_ratio=None),
+    "squat": Thresholds(v1rm_mps=0.32),
+    "bench": Thresholds(v1rm_mps=0.17, bar_drift_m=0.05),
+}
+AUTO = Thresholds()
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    measure: Callable[[RepMetrics, float, Reference, Thresholds], float | None]
+    threshold: Callable[[Thresholds], float | None]
+    worse: Literal["above", "below"]
+    critical: Callable[[float], float]  # the critical level, from the threshold
+    needs_reference: bool = False
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator > 0 else float("inf")
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "partial_lockout",
+        lambda m, loss, ref, th: None if ref.rom_m is None else 1 - m.rom_m / ref.rom_m,
+        lambda th: th.partial_lockout_frac,
+        "above",
+        lambda w: 3 * w,
+        needs_reference=True,
+    ),
+    Rule(
+        "overextension",
+        lambda m, loss, ref, th: None if ref.rom_m is None else m.rom_m - ref.rom_m,
+        lambda th: th.overextension_m,
+        "above",
+        lambda w: 2.5 * w,
+        needs_reference=True,
+    ),
+    Rule(
+        "no_lockout_hold",
+        lambda m, loss, ref, th: m.lockout_hold_s,
+        lambda th: th.lockout_hold_s,
+        "below",
+        lambda w: 0.2 * w,
+    ),
+    Rule(
+        "momentum",
+        lambda m, loss, ref, th: _ratio(m.peak_velocity_mps, m.mean_velocity_mps),
+        lambda th: th.momentum_peak_ratio,
+        "above",
+        lambda w: w + 0.3,
+    ),
+    Rule(
+        "hip_shoot",
+        lambda m, loss, ref, th: m.stall_s,
+        lambda th: th.hip_shoot_stall_s,
+        "above",
+        lambda w: 3 * w,
+    ),
+    Rule(
+        "bar_tilt",
+        lambda m, loss, ref, th: m.tilt_change_deg,
+        lambda th: th.bar_tilt_deg,
+        "above",
+        lambda w: 2 * w,
+    ),
+    Rule(
+        "load_asymmetry",
+        lambda m, loss, ref, th: None if m.asymmetry_pct is None else abs(m.asymmetry_pct),
+        lambda th: th.load_asymmetry_pct,
+        "above",
+        lambda w: 3 * w,
+    ),
+    Rule(
+        "bar_drift",
+        lambda m, loss, ref, th: None if ref.drift_ap_m is None else m.drift_ap_m - ref.drift_ap_m,
+        lambda th: th.bar_drift_m,
+        "above",
+        lambda w: 2.5 * w,
+        needs_reference=True,
+    ),
+    Rule(
+        "fast_eccentric",
+        lambda m, loss, ref, th: _ratio(m.eccentric_s, m.concentric_s),
+        lambda th: th.fast_eccentric_ratio,
+        "below",
+        lambda w: 0.5 * w,
+    ),
+    Rule(
+        "velocity_loss",
+        lambda m, loss, ref, th: loss,
+        lambda th: th.velocity_loss_pct,
+        "above",
+        lambda w: 1.5 * w,
+    ),
+    Rule(
+        "grinding",
+        lambda m, loss, ref, th: m.mean_velocity_mps / th.v1rm_mps,
+        lambda th: th.grinding_ratio,
+        "below",
+        lambda w: 1.05,
+    ),
+)
+CODES = tuple(rule.code for rule in RULES)
+REFERENCE_CODES = frozenset(rule.code for rule in RULES if rule.needs_reference)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    faults: tuple[Fault, ...]
+    unjudged: tuple[str, ...]  # rules that had no reference yet
+
+
+def judge(
+    metrics: RepMetrics, velocity_loss_pct: float, reference: Reference, thresholds: Thresholds
+) -> Judgement:
+    faults, unjudged = [], []
+    for rule in RULES:
+        threshold = rule.threshold(thresholds)
+        if threshold is None:
+            continue
+        value = rule.measure(metrics, velocity_loss_pct, reference, thresholds)
+        if value is None:
+            if rule.needs_reference:
+                unjudged.append(rule.code)
+            continue
+        above = rule.worse == "above"
+        if (value > threshold) if above else (value < threshold):
+            critical = rule.critical(threshold)
+            worst = (value >= critical) if above else (value <= critical)
+            severity: Severity = "critical" if worst else "warn"
+            faults.append(Fault(rule.code, severity, round(value, 4), round(threshold, 4)))
+    return Judgement(tuple(faults), tuple(unjudged))
+
+
+def thresholds_for(
+    lift: str, overrides: dict[str, dict[str, float | None]] | None = None
+) -> Thresholds:
+    """A lift's defaults with the settings' overrides applied (validated by the caller's config)."""
+    base = DEFAULTS.get(lift, AUTO)
+    changes = (overrides or {}).get(lift, {})
+    return msgspec.structs.replace(base, **changes) if changes else base
