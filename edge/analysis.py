@@ -16,7 +16,7 @@ import numpy as np
 from contract.lifts import CONCENTRIC_FIRST
 from contract.messages import Fault
 from contract.recording import Chunk
-from edge.faults import Thresholds, judge, thresholds_for
+from edge.faults import CONCENTRIC_CODES, Thresholds, judge, thresholds_for
 from edge.metrics import RepMetrics, measure
 from edge.orientation import DEG_PER_RAD, G, Orientation, OrientationSettings
 from edge.phases import Phase, PhaseSettings, split
@@ -75,7 +75,19 @@ class SensorIssue:
     samples: int
 
 
-Event = Rep | SetEnd | SensorIssue
+@dataclass(frozen=True)
+class Cue:
+    """Faults to signal on the bar now: at the concentric's end, not the rep's."""
+
+    t: float
+    faults: tuple[Fault, ...]
+
+    @property
+    def severity(self) -> str:
+        return "critical" if any(f.severity == "critical" for f in self.faults) else "warn"
+
+
+Event = Rep | SetEnd | SensorIssue | Cue
 
 
 def first_direction(lift: str) -> int | None:
@@ -101,6 +113,7 @@ class RepAnalysis:
         self._set_index = 0
         self._set_reps: list[Rep] = []
         self._thresholds = s.thresholds or thresholds_for(s.lift)
+        self._cued: set[str] = set()  # fault codes already signalled for the rep in progress
         self._reference = s.reference or Reference()
 
     def feed(self, chunk: Chunk) -> list[Event]:
@@ -236,7 +249,7 @@ class RepAnalysis:
         self._last_stop_t = phase.t_stop
         pair = self._reps.add(phase)
         if pair is None:
-            return []
+            return self._concentric_cue(phase)
         first, second = pair
         # The lockout hold: between up and down in a concentric-first rep, else the pause at
         # the top before the rep began.
@@ -259,7 +272,26 @@ class RepAnalysis:
             unjudged=verdict.unjudged,
         )
         self._set_reps.append(rep)
-        return [rep]
+        fresh = tuple(f for f in rep.faults if f.code not in self._cued)
+        self._cued = set()
+        return [rep, Cue(rep.t_end, fresh)] if fresh else [rep]
+
+    def _concentric_cue(self, phase: Phase) -> list[Event]:
+        """A concentric that opens a rep (hip lifts, deadlift) is over long before the rep:
+        judge what it alone shows, so the lifter hears about it at lockout."""
+        if (
+            phase.direction < 0
+            or self._reps.pending is None
+            or self._reps.pending.start != phase.start
+        ):
+            return []
+        metrics = measure(self._track, phase, phase, float("inf"), self.settings.load_kg)
+        best = max([r.mean_velocity_mps for r in self._set_reps] + [metrics.mean_velocity_mps])
+        loss = 100 * (1 - metrics.mean_velocity_mps / best)
+        verdict = judge(metrics, loss, self._reference, self._thresholds)
+        faults = tuple(f for f in verdict.faults if f.code in CONCENTRIC_CODES)
+        self._cued = {f.code for f in faults}
+        return [Cue(phase.t_stop, faults)] if faults else []
 
     def _maybe_end_set(self, now: float) -> list[Event]:
         idle = self._reps.pending is None  # not in the middle of a (slow) rep

@@ -7,6 +7,7 @@ names itself in `unjudged` instead.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Literal
@@ -16,6 +17,7 @@ from msgspec import Meta
 
 from contract.messages import Fault, Severity
 from edge.metrics import RepMetrics
+from edge.orientation import G
 from edge.reference import Reference
 
 Positive = Annotated[float, Meta(gt=0)]
@@ -27,26 +29,29 @@ class Thresholds(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_field
     partial_lockout_frac: Annotated[float, Meta(gt=0, lt=1)] = 0.05  # ROM short of reference
     overextension_m: Positive = 0.02  # bar above the reference lockout
     lockout_hold_s: Positive | None = 0.25  # shorter hold at the top (None: not judged)
-    momentum_peak_ratio: Annotated[float, Meta(gt=1)] = 2.12  # peak / mean concentric velocity
+    momentum_sharpness: Annotated[float, Meta(gt=1)] = 1.92  # see edge/metrics.py, sharpness
     hip_shoot_stall_s: Positive | None = None  # stall inside the pull (hinge lifts)
     bar_tilt_deg: Positive = 3.0  # change in tilt during the rep
-    load_asymmetry_pct: Positive = 5.0  # left − right share of the load
+    load_asymmetry_pct: Positive = 6.0  # left − right share of the load
     bar_drift_m: Positive = 0.035  # horizontal travel beyond the athlete's own path
-    fast_eccentric_ratio: Positive | None = 0.5  # eccentric time / concentric time
+    fast_eccentric_ratio: Positive | None = 2.5  # eccentric time / free fall from lockout
     velocity_loss_pct: Annotated[float, Meta(gt=0, le=100)] = 20.0  # against the set's best
     grinding_ratio: Annotated[float, Meta(ge=1)] = 1.3  # MCV / v1RM
     v1rm_mps: Annotated[float, Meta(gt=0, lt=1.5)] = 0.25  # MCV of a 1RM rep for this lift
 
 
 # v1RM from the literature (docs/simulator.md); hinge lifts judge hips shooting; lowering a
-# deadlift fast is accepted technique, so its eccentric is not judged.
+# deadlift fast is accepted technique, so its eccentric is not judged; the ROM of long lifts is
+# measured to a centimetre, so their overextension starts higher.
 DEFAULTS: dict[str, Thresholds] = {
     "hip_thrust": Thresholds(v1rm_mps=0.25),
     "glute_bridge": Thresholds(v1rm_mps=0.25),
-    "rdl": Thresholds(v1rm_mps=0.20, hip_shoot_stall_s=0.1),
-    "deadlift": Thresholds(v1rm_mps=0.15, hip_shoot_stall_s=0.1, fast_eccentric_ratio=None),
-    "squat": Thresholds(v1rm_mps=0.32),
-    "bench": Thresholds(v1rm_mps=0.17, bar_drift_m=0.05),
+    "rdl": Thresholds(v1rm_mps=0.20, hip_shoot_stall_s=0.1, overextension_m=0.025),
+    "deadlift": Thresholds(
+        v1rm_mps=0.15, hip_shoot_stall_s=0.1, fast_eccentric_ratio=None, overextension_m=0.03
+    ),
+    "squat": Thresholds(v1rm_mps=0.32, overextension_m=0.03),
+    "bench": Thresholds(v1rm_mps=0.17, bar_drift_m=0.05, overextension_m=0.025),
 }
 AUTO = Thresholds()
 
@@ -59,6 +64,11 @@ class Rule:
     worse: Literal["above", "below"]
     critical: Callable[[float], float]  # the critical level, from the threshold
     needs_reference: bool = False
+
+
+def free_fall_s(height_m: float) -> float:
+    """How long a bar dropped from this height takes to land."""
+    return math.sqrt(2 * max(height_m, 0.0) / G)
 
 
 def _ratio(numerator: float, denominator: float) -> float:
@@ -91,10 +101,11 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "momentum",
-        lambda m, loss, ref, th: _ratio(m.peak_velocity_mps, m.mean_velocity_mps),
-        lambda th: th.momentum_peak_ratio,
+        # Only an early peak: hips shooting also peak sharply, but late, after the stall.
+        lambda m, loss, ref, th: m.sharpness if m.peak_at_frac < 0.55 else 0.0,
+        lambda th: th.momentum_sharpness,
         "above",
-        lambda w: w + 0.3,
+        lambda w: w + 0.25,
     ),
     Rule(
         "hip_shoot",
@@ -127,10 +138,10 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "fast_eccentric",
-        lambda m, loss, ref, th: _ratio(m.eccentric_s, m.concentric_s),
+        lambda m, loss, ref, th: _ratio(m.eccentric_s, free_fall_s(m.rom_m)),
         lambda th: th.fast_eccentric_ratio,
         "below",
-        lambda w: 0.5 * w,
+        lambda w: 0.65 * w,
     ),
     Rule(
         "velocity_loss",
@@ -148,6 +159,20 @@ RULES: tuple[Rule, ...] = (
     ),
 )
 CODES = tuple(rule.code for rule in RULES)
+# What a concentric shows on its own, before the lowering and the hold that follow it.
+CONCENTRIC_CODES = frozenset(
+    {
+        "partial_lockout",
+        "overextension",
+        "momentum",
+        "hip_shoot",
+        "bar_tilt",
+        "load_asymmetry",
+        "bar_drift",
+        "velocity_loss",
+        "grinding",
+    }
+)
 REFERENCE_CODES = frozenset(rule.code for rule in RULES if rule.needs_reference)
 
 

@@ -33,6 +33,11 @@ class RepMetrics:
     tilt_max_deg: float
     tilt_change_deg: float  # largest change from the tilt at the rep's start (no sensor offset)
     stall_s: float  # time the bar all but stopped inside the concentric (hips shooting)
+    # Peak acceleration × ROM / peak velocity²: how hard the bar was launched for the speed it
+    # reached. A smooth push is about 1.7 whatever the load; a jerk off the bottom is over 2.
+    # It needs no times, so a slow creep at the top (which ends a phase early) cannot fool it.
+    sharpness: float
+    peak_at_frac: float  # share of the ROM covered when the bar was fastest
     drift_ap_m: float
     drift_lateral_m: float
     asymmetry_pct: float | None
@@ -62,6 +67,8 @@ def measure(
         tilt_max_deg=float(np.abs(rep[:, TILT]).max()),
         tilt_change_deg=float(np.abs(rep[:, TILT] - rep[0, TILT]).max()),
         stall_s=_stall(concentric),
+        sharpness=_sharpness(concentric, rom),
+        peak_at_frac=_peak_at(concentric, rom),
         drift_ap_m=float(np.ptp(rep[:, PAP])),
         drift_lateral_m=float(np.ptp(rep[:, PLAT])),
         asymmetry_pct=_asymmetry(rep),
@@ -75,6 +82,16 @@ def _propulsive(rows: np.ndarray, up: Phase, mean: float) -> float:
         return mean
     end = braking[0]
     return float((rows[end, Z] - rows[0, Z]) / max(rows[end, T] - up.t_start, 1e-6))
+
+
+def _sharpness(rows: np.ndarray, rom: float) -> float:
+    peak = float(rows[:, VZ].max())
+    return float(rows[:, AZ].max()) * rom / peak**2 if peak > 0 else 0.0
+
+
+def _peak_at(rows: np.ndarray, rom: float) -> float:
+    fastest = int(rows[:, VZ].argmax())
+    return float((rows[fastest, Z] - rows[0, Z]) / rom) if rom > 0 else 0.0
 
 
 def _stall(rows: np.ndarray) -> float:

@@ -14,6 +14,7 @@ import numpy as np
 from scipy import optimize
 
 from hardware.faults import SET_LEVEL, FaultSpec
+from hardware.imu_model import G
 from hardware.lifts import LiftProfile
 from hardware.motion import BetaShape, Channel, Move, Wobble
 
@@ -196,7 +197,7 @@ def _inject(plan: RepPlan, fault: FaultSpec, profile: LiftProfile) -> None:
     elif code == "bar_drift":
         plan.drift_ap_m += value
     elif code == "fast_eccentric":
-        plan.eccentric_s = max(0.2, value * plan.rom_m / plan.mcv_mps)
+        plan.eccentric_s = value * np.sqrt(2 * plan.rom_m / G)
     plan.faults[code] = fault.magnitude
 
 
@@ -204,12 +205,13 @@ def _label_set_faults(plans: list[RepPlan], v1rm: float) -> None:
     """Velocity loss and grinding are what happened, injected or not: label them by truth."""
     best = 0.0
     for plan in plans:
-        best = max(best, plan.mcv_mps)
-        loss = 1 - plan.mcv_mps / best
+        mcv = plan.rom_m / (plan.rom_m / plan.mcv_mps + plan.stall_s)  # a stall slows the rep
+        best = max(best, mcv)
+        loss = 1 - mcv / best
         if loss >= VELOCITY_LOSS_LABEL:
             plan.faults["velocity_loss"] = float(np.clip((loss - 0.25) / 0.25, 0, 1))
-        if plan.mcv_mps <= GRINDING_LABEL * v1rm:
-            plan.faults["grinding"] = float(np.clip((1.3 - plan.mcv_mps / v1rm) / 0.28, 0, 1))
+        if mcv <= GRINDING_LABEL * v1rm:
+            plan.faults["grinding"] = float(np.clip((1.3 - mcv / v1rm) / 0.28, 0, 1))
 
 
 def _shape_with_peak(peak_to_mean: float) -> BetaShape:

@@ -22,7 +22,8 @@ EFFECTS: dict[str, tuple[str, float, float]] = {
     "bar_tilt": ("tilt at lockout, degrees", 4.0, 10.0),
     "load_asymmetry": ("left-right force difference, % of total", 8.0, 25.0),
     "bar_drift": ("extra horizontal bar travel, m", 0.05, 0.14),
-    "fast_eccentric": ("eccentric time over concentric time", 0.7, 0.3),
+    # Uncontrolled descent: lowering from lockout almost as fast as the bar would fall freely.
+    "fast_eccentric": ("eccentric time over free-fall time from lockout", 2.2, 1.3),
     "velocity_loss": ("MCV loss over the set, fraction", 0.25, 0.5),
     "grinding": ("MCV over the lift's v1RM", 1.3, 1.02),
 }
