@@ -85,6 +85,8 @@ def _from_environment(
 ) -> dict[str, dict[str, Any]]:
     layer: dict[str, dict[str, Any]] = {}
     for section, section_type in get_type_hints(cls).items():
+        if not (isinstance(section_type, type) and issubclass(section_type, msgspec.Struct)):
+            continue  # only flat sections have BARBELL_<SECTION>_<KEY> variables
         for key, key_type in get_type_hints(section_type).items():
             value = environ.get(f"{ENV_PREFIX}{section}_{key}".upper())
             if value is None:

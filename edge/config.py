@@ -9,8 +9,9 @@ import msgspec
 from msgspec import Meta
 
 from contract.config import MqttSettings, Section
-from contract.lifts import LiftOrAuto
+from contract.lifts import LIFTS, LiftOrAuto
 from contract.topics import ID_PATTERN
+from edge.faults import Thresholds, thresholds_for
 
 Id = Annotated[str, Meta(pattern=ID_PATTERN)]
 
@@ -41,9 +42,38 @@ class StateSettings(Section):
     dir: Path = Path("/var/lib/barbell")
 
 
+class CueSettings(Section):
+    enabled: bool = False  # on for a Pi with a buzzer and LED wired (docs/hardware.md)
+    buzzer_pin: int = 17
+    led_pin: int = 27
+
+
+class ReferenceSettings(Section):
+    """The athlete's stored profile; learning from good reps takes over once it can."""
+
+    rom_m: Annotated[float, Meta(gt=0, le=1.5)] | None = None
+    drift_ap_m: Annotated[float, Meta(ge=0, le=0.5)] | None = None
+
+
 class EdgeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     mqtt: MqttSettings = msgspec.field(default_factory=MqttSettings)
     station: StationSettings = msgspec.field(default_factory=StationSettings)
     sensor: SensorSettings = msgspec.field(default_factory=SensorSettings)
     sim: SimSettings = msgspec.field(default_factory=SimSettings)
     state: StateSettings = msgspec.field(default_factory=StateSettings)
+    cue: CueSettings = msgspec.field(default_factory=CueSettings)
+    reference: ReferenceSettings = msgspec.field(default_factory=ReferenceSettings)
+    # Per-lift threshold overrides: [faults.hip_thrust] bar_tilt_deg = 4.0
+    faults: dict[str, dict[str, float | None]] = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for lift, changes in self.faults.items():
+            if lift not in LIFTS:
+                raise ValueError(f"faults.{lift}: not a lift; choose from {', '.join(LIFTS)}")
+            try:
+                thresholds_for(lift, changes)
+            except (TypeError, msgspec.ValidationError) as exc:
+                raise ValueError(f"faults.{lift}: {exc}") from None
+
+    def thresholds(self, lift: str) -> Thresholds:
+        return thresholds_for(lift, self.faults.get(lift))

@@ -7,13 +7,18 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from contract.messages import RepMessage, SetMessage
-from edge.analysis import AnalysisSettings, RepAnalysis, SensorIssue
+from edge.analysis import AnalysisSettings, Cue, RepAnalysis, SensorIssue
 from edge.config import EdgeConfig
 from edge.publisher import Publisher
+from edge.reference import Reference
 from edge.session import Session, SessionInfo
 from edge.sources import open_source
+
+if TYPE_CHECKING:
+    from edge.cue import FormCue
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +31,15 @@ def run_edge(
     """Run until the source ends or `stop` is set; returns the number of messages published."""
     lift = config.sim.lift
     source = open_source(config, stop)
-    analysis = RepAnalysis(AnalysisSettings(lift=lift, load_kg=config.sim.load_kg))
+    analysis = RepAnalysis(
+        AnalysisSettings(
+            lift=lift,
+            load_kg=config.sim.load_kg,
+            thresholds=config.thresholds(lift),
+            reference=Reference(config.reference.rom_m, config.reference.drift_ap_m),
+        )
+    )
+    cue = _open_cue(config)
     session = Session(
         SessionInfo(
             gym=config.station.gym,
@@ -44,13 +57,16 @@ def run_edge(
     try:
         for chunk in source:
             events = analysis.feed(chunk)
-            for issue in (e for e in events if isinstance(e, SensorIssue)):
-                log.warning(
-                    "sensor %s at t=%.3f s (%d samples): motion discarded",
-                    issue.kind,
-                    issue.t,
-                    issue.samples,
-                )
+            for event in events:
+                if isinstance(event, Cue) and cue is not None:
+                    cue.signal(event.severity)
+                elif isinstance(event, SensorIssue):
+                    log.warning(
+                        "sensor %s at t=%.3f s (%d samples): motion discarded",
+                        event.kind,
+                        event.t,
+                        event.samples,
+                    )
             if stop.is_set():
                 break
             for message in session.messages(events):
@@ -66,4 +82,14 @@ def run_edge(
                 on_message(message)
     finally:
         publisher.stop()
+        if cue is not None:
+            cue.close()
     return sent
+
+
+def _open_cue(config: EdgeConfig) -> FormCue | None:
+    if not config.cue.enabled:
+        return None
+    from edge.cue import FormCue  # gpiozero is a Pi extra: only a bar with a buzzer needs it
+
+    return FormCue(config.cue.buzzer_pin, config.cue.led_pin)

@@ -8,7 +8,7 @@ names itself in `unjudged` instead.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -204,10 +204,9 @@ def judge(
     return Judgement(tuple(faults), tuple(unjudged))
 
 
-def thresholds_for(
-    lift: str, overrides: dict[str, dict[str, float | None]] | None = None
-) -> Thresholds:
-    """A lift's defaults with the settings' overrides applied (validated by the caller's config)."""
+def thresholds_for(lift: str, changes: Mapping[str, float | None] | None = None) -> Thresholds:
+    """A lift's defaults with the settings' changes, validated (msgspec.ValidationError)."""
     base = DEFAULTS.get(lift, AUTO)
-    changes = (overrides or {}).get(lift, {})
-    return msgspec.structs.replace(base, **changes) if changes else base
+    if not changes:
+        return base
+    return msgspec.convert({**msgspec.structs.asdict(base), **changes}, Thresholds)
