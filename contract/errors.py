@@ -17,3 +17,19 @@ class ConfigError(BarbellError, ValueError):
 
 class InputError(BarbellError, ValueError):
     """A file or argument given by the user is malformed."""
+
+
+class DeviceError(BarbellError, OSError):
+    """A chip on the bus did not behave: its text names the bus, the address and what was read."""
+
+
+class DeviceMissing(DeviceError):
+    """No device answered at the address (errno 121, EREMOTEIO)."""
+
+
+class WrongDevice(DeviceError):
+    """Something answered, but its identity register says it is not the chip expected."""
+
+
+class FifoOverflow(DeviceError):
+    """The sensor's FIFO filled before it was drained: samples were lost."""

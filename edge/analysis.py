@@ -118,6 +118,8 @@ class RepAnalysis:
 
     def feed(self, chunk: Chunk) -> list[Event]:
         events: list[Event] = []
+        if len(chunk) == 0:  # an empty FIFO drain
+            return events
         chunk = self._screen(chunk, events)
         if len(chunk) == 0:
             return events

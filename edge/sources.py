@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
 
-from contract.errors import ConfigError
+from contract.errors import ConfigError, DeviceError
 from contract.recording import Chunk
 from edge.config import EdgeConfig
 from hardware.simulate import SimSpec, simulate
 
 DRAIN_S = 0.05  # a FIFO drain every 50 ms, as the real driver will do
+RETRY_S, MAX_RETRY_S = 0.1, 5.0  # back-off when a chip stops answering
+
+log = logging.getLogger(__name__)
 
 
 def sim_spec(config: EdgeConfig) -> SimSpec:
@@ -42,7 +46,36 @@ def simulated(config: EdgeConfig, stop: threading.Event) -> Iterator[Chunk]:
         yield chunk
 
 
+def emulated(config: EdgeConfig, stop: threading.Event) -> Iterator[Chunk]:
+    """The simulator's session through register-level emulated chips and the real drivers.
+
+    A chip that stops answering is reported and set up again with a growing back-off; the
+    motion it interrupted shows as a gap, which the analysis reports and does not measure.
+    """
+    from hardware.emulated.bar import EmulatedBar
+
+    bar = EmulatedBar(rate_hz=int(config.sensor.rate_hz))
+    ready = False
+    backoff = RETRY_S
+    for chunk in simulated(config, stop):
+        bar.feed(chunk)
+        try:
+            if not ready:
+                bar.sensor.setup()
+                ready, backoff = True, RETRY_S
+            yield bar.sensor.read()
+        except DeviceError as exc:
+            log.warning("%s; retrying in %.1f s", exc, backoff)
+            ready = False
+            stop.wait(backoff if config.sim.realtime else 0.0)
+            backoff = min(2 * backoff, MAX_RETRY_S)
+
+
 def open_source(config: EdgeConfig, stop: threading.Event) -> Iterator[Chunk]:
     if config.sensor.kind == "sim":
         return simulated(config, stop)
-    raise ConfigError(f"sensor.kind {config.sensor.kind!r} is not available yet; use 'sim'")
+    if config.sensor.kind == "emulated":
+        return emulated(config, stop)
+    raise ConfigError(
+        f"sensor.kind {config.sensor.kind!r} is not available yet; use 'sim' or 'emulated'"
+    )

@@ -72,7 +72,8 @@ class ImuModel:
 
 def _quantise(values: np.ndarray, full_scale: float) -> np.ndarray:
     lsb = full_scale / FULL_SCALE_LSB
-    counts = np.clip(np.round(values / lsb), -FULL_SCALE_LSB, FULL_SCALE_LSB - 1)
+    # −32768 is the chip's marker for an invalid axis, so real readings stop one count short.
+    counts = np.clip(np.round(values / lsb), -(FULL_SCALE_LSB - 1), FULL_SCALE_LSB - 1)
     return counts * lsb
 
 

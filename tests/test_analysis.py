@@ -151,3 +151,8 @@ def test_broken_readings_are_reported_not_crashed_on(event: str, kind: str) -> N
     assert 3 <= len(reps) <= 5
     for rep, true in paired(reps, sim.truth.reps):
         assert rep.mean_velocity_mps == pytest.approx(true.mean_velocity_mps, abs=0.03)
+
+
+def test_an_empty_drain_is_nothing_to_report() -> None:
+    empty = simulate(SimSpec(reps=1, seed=40)).recording[:0]
+    assert RepAnalysis().feed(empty) == []

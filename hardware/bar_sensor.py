@@ -1,0 +1,39 @@
+"""The bar's sensors together: the IMU's FIFO and the two load cells, as recording-format chunks.
+
+One chunk per FIFO drain. Each load cell is read once a drain (its newest conversion, placed on
+the drain's last row), so at 20 drains a second the cells arrive at 20 SPS; reading them at
+their full 320 SPS needs their data-ready line (next: docs/hardware.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from contract.recording import Chunk
+from hardware.icm42688 import ICM42688
+from hardware.nau7802 import NAU7802
+
+
+class BarSensor:
+    def __init__(self, imu: ICM42688, cells: Sequence[NAU7802] = ()) -> None:
+        """`cells` is (left, right), or empty for a bar without load cells."""
+        self.imu, self.cells = imu, tuple(cells)
+
+    def setup(self) -> None:
+        self.imu.setup()
+        for cell in self.cells:
+            cell.setup()
+
+    def read(self) -> Chunk:
+        drain = self.imu.drain()
+        force = None
+        if self.cells:
+            force = np.full((drain.t.size, 2), np.nan)
+            if drain.t.size:
+                for side, cell in enumerate(self.cells):
+                    newtons = cell.read_newtons()
+                    if newtons is not None:
+                        force[-1, side] = newtons
+        return Chunk(drain.t, drain.accel_mps2, drain.gyro_radps, force)

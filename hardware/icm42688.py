@@ -1,0 +1,207 @@
+"""TDK InvenSense ICM-42688-P: 6-axis IMU read through its FIFO (datasheet DS-000347).
+
+Set-up checks WHO_AM_I, resets, sets ±16 g / ±2000 dps and the ODR, and streams 16-byte packets
+(accel, gyro, temperature, timestamp) into the 2 KB FIFO. A drain reads the byte count, then
+the packets in one burst, decoded with numpy: no per-sample Python.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from contract.errors import FifoOverflow, WrongDevice
+from hardware.bus import I2CBus
+from hardware.registers import Chip, Field, Register, RegisterMap
+
+ADDRESS = 0x68  # 0x69 with AP_AD0 high
+WHO_AM_I = 0x47
+G = 9.80665
+ACCEL_LSB_MPS2 = 16 * G / 32768  # ±16 g
+GYRO_LSB_RADPS = np.radians(2000) / 32768  # ±2000 dps
+FIFO_BYTES = 2048
+INVALID = -32768  # what an axis reads in a packet without valid data
+ODR_CODES = {1000: 0x06, 500: 0x0F, 200: 0x07, 100: 0x08, 50: 0x09}
+
+REGISTERS = RegisterMap(
+    "ICM-42688-P",
+    (
+        Register("DEVICE_CONFIG", 0x11, (Field("soft_reset", 0x01, doc="1: reset the chip"),)),
+        Register(
+            "FIFO_CONFIG",
+            0x16,
+            (Field("mode", 0xC0, {"bypass": 0, "stream": 1, "stop_on_full": 2}),),
+        ),
+        Register(
+            "INT_STATUS",
+            0x2D,
+            (
+                Field("reset_done", 0x10),
+                Field("data_ready", 0x08),
+                Field("fifo_threshold", 0x04),
+                Field("fifo_full", 0x02, doc="cleared on read"),
+            ),
+            doc="read-to-clear interrupt status",
+        ),
+        Register(
+            "FIFO_COUNT", 0x2E, width=2, doc="bytes in the FIFO, FIFO_COUNTH:FIFO_COUNTL big-endian"
+        ),
+        Register("FIFO_DATA", 0x30, doc="the FIFO's read port"),
+        Register("SIGNAL_PATH_RESET", 0x4B, (Field("fifo_flush", 0x02),)),
+        Register(
+            "INTF_CONFIG0",
+            0x4C,
+            (
+                Field("fifo_count_records", 0x40, doc="0: FIFO_COUNT in bytes"),
+                Field("fifo_count_big_endian", 0x20),
+                Field("sensor_data_big_endian", 0x10),
+            ),
+        ),
+        Register(
+            "PWR_MGMT0",
+            0x4E,
+            (
+                Field("temp_disabled", 0x20),
+                Field("gyro_mode", 0x0C, {"off": 0, "standby": 1, "low_noise": 3}),
+                Field("accel_mode", 0x03, {"off": 0, "low_power": 2, "low_noise": 3}),
+            ),
+        ),
+        Register(
+            "GYRO_CONFIG0",
+            0x4F,
+            (
+                Field("full_scale", 0xE0, {"2000dps": 0, "1000dps": 1, "500dps": 2}),
+                Field("odr", 0x0F),
+            ),
+        ),
+        Register(
+            "ACCEL_CONFIG0",
+            0x50,
+            (Field("full_scale", 0xE0, {"16g": 0, "8g": 1, "4g": 2, "2g": 3}), Field("odr", 0x0F)),
+        ),
+        Register(
+            "TMST_CONFIG",
+            0x54,
+            (
+                Field("to_registers", 0x10),
+                Field("resolution_16us", 0x08),
+                Field("delta", 0x04),
+                Field("fsync", 0x02),
+                Field("enabled", 0x01),
+            ),
+        ),
+        Register(
+            "FIFO_CONFIG1",
+            0x5F,
+            (
+                Field("resume_partial_read", 0x40),
+                Field("watermark_greater", 0x20),
+                Field("hires", 0x10),
+                Field("timestamp", 0x08, doc="FIFO_TMST_FSYNC_EN: the 16-bit ODR timestamp"),
+                Field("temp", 0x04),
+                Field("gyro", 0x02),
+                Field("accel", 0x01),
+            ),
+        ),
+        Register("WHO_AM_I", 0x75, doc="0x47"),
+        Register("REG_BANK_SEL", 0x76, (Field("bank", 0x07),)),
+    ),
+)
+
+# Packet 3: header, accel xyz, gyro xyz (big-endian int16), temperature (int8), timestamp (µs).
+PACKET = np.dtype(
+    [
+        ("header", "u1"),
+        ("accel", ">i2", 3),
+        ("gyro", ">i2", 3),
+        ("temp", "i1"),
+        ("timestamp", ">u2"),
+    ]
+)
+HEADER_EMPTY = 0x80  # HEADER_MSG: the FIFO had nothing to give
+HEADER_PACKET3 = 0x68  # accel + gyro + ODR timestamp
+
+
+@dataclass(frozen=True)
+class Drain:
+    """One FIFO drain in SI units: t (s, unwrapped from the 16-bit µs timestamps), accel
+    (m/s²), gyro (rad/s); NaN where the chip marked an axis invalid."""
+
+    t: np.ndarray
+    accel_mps2: np.ndarray
+    gyro_radps: np.ndarray
+
+
+class ICM42688:
+    def __init__(
+        self,
+        bus: I2CBus,
+        address: int = ADDRESS,
+        rate_hz: int = 1000,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate_hz not in ODR_CODES:
+            raise ValueError(f"rate {rate_hz} Hz: the ICM-42688-P here runs at {sorted(ODR_CODES)}")
+        self.chip = Chip(bus, address, REGISTERS)
+        self.rate_hz = rate_hz
+        self._sleep = sleep
+        self._last_stamp: int | None = None
+        self._t = 0.0
+
+    def setup(self) -> None:
+        seen = self.chip.read("WHO_AM_I")
+        if seen != WHO_AM_I:
+            raise WrongDevice(f"no {self.chip.where}: WHO_AM_I read 0x{seen:02x}")
+        self.chip.set("DEVICE_CONFIG", soft_reset=1)
+        self._sleep(0.001)  # the reset takes 1 ms
+        odr = ODR_CODES[self.rate_hz]
+        self.chip.set("GYRO_CONFIG0", full_scale="2000dps", odr=odr)
+        self.chip.set("ACCEL_CONFIG0", full_scale="16g", odr=odr)
+        self.chip.set("FIFO_CONFIG1", accel=1, gyro=1, temp=1, timestamp=1)
+        self.chip.set("FIFO_CONFIG", mode="stream")
+        self.chip.set("PWR_MGMT0", gyro_mode="low_noise", accel_mode="low_noise")
+        self._sleep(0.045)  # the gyro needs 45 ms before its data are good
+        self.flush()
+
+    def flush(self) -> None:
+        self.chip.set("SIGNAL_PATH_RESET", fifo_flush=1)
+        self._last_stamp = None
+
+    def drain(self) -> Drain:
+        """Everything in the FIFO. An overflow flushes it and raises FifoOverflow: what was lost
+        is gone, and the caller says so (the analysis sees the gap in t)."""
+        full = self.chip.get("INT_STATUS", "fifo_full")
+        count = self.chip.read("FIFO_COUNT")
+        if full or count >= FIFO_BYTES:
+            self.flush()
+            raise FifoOverflow(f"{self.chip.where}: FIFO overflowed ({count} bytes): samples lost")
+        packets = count // PACKET.itemsize
+        if packets == 0:
+            return Drain(np.empty(0), np.empty((0, 3)), np.empty((0, 3)))
+        raw = np.frombuffer(self.chip.burst("FIFO_DATA", packets * PACKET.itemsize), PACKET)
+        raw = raw[raw["header"] & HEADER_EMPTY == 0]
+        return Drain(
+            self._times(raw["timestamp"]),
+            _scaled(raw["accel"], ACCEL_LSB_MPS2),
+            _scaled(raw["gyro"], GYRO_LSB_RADPS),
+        )
+
+    def _times(self, stamps: np.ndarray) -> np.ndarray:
+        """Seconds since set-up, unwrapping the 16-bit µs timestamp (it wraps every 65.5 ms)."""
+        stamps = stamps.astype(np.int64)
+        period_us = round(1e6 / self.rate_hz)
+        previous = stamps[0] - period_us if self._last_stamp is None else self._last_stamp
+        steps = np.diff(stamps, prepend=previous) % 65536
+        self._last_stamp = int(stamps[-1])
+        t = self._t + np.cumsum(steps) * 1e-6
+        self._t = float(t[-1])
+        return t
+
+
+def _scaled(counts: np.ndarray, lsb: float) -> np.ndarray:
+    values = counts.astype(float) * lsb
+    values[counts == INVALID] = np.nan
+    return values

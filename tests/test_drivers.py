@@ -1,0 +1,185 @@
+"""The real drivers against register-level emulated chips fed by the simulator."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from barbell.services import LocalInfluxDB, LocalMosquitto
+from contract.config import MqttSettings
+from contract.errors import DeviceMissing, FifoOverflow, WrongDevice
+from edge.analysis import AnalysisSettings, Rep, RepAnalysis
+from edge.config import EdgeConfig, SensorSettings, SimSettings, StationSettings
+from edge.daemon import run_edge
+from edge.sources import sim_spec
+from hardware import icm42688, nau7802
+from hardware.emulated.bar import EmulatedBar
+from hardware.emulated.bus import EmulatedBus
+from hardware.emulated.icm42688 import EmulatedICM42688
+from hardware.emulated.nau7802 import EmulatedNAU7802
+from hardware.icm42688 import ICM42688
+from hardware.nau7802 import NAU7802, TCA9548A
+from hardware.registers import Field, Register, RegisterMap
+from hardware.simulate import SimSpec, simulate
+from server.config import InfluxSettings, ServerConfig
+from server.influx import V1Writer
+from server.ingest import Ingest
+from tests.helpers import rows, wait_for
+
+
+@pytest.mark.parametrize("registers", [icm42688.REGISTERS, nau7802.REGISTERS])
+def test_register_maps_have_unique_addresses_and_disjoint_fields(registers: RegisterMap) -> None:
+    addresses = [r.address for r in registers.by_name.values()]
+    assert len(set(addresses)) == len(addresses)
+    for register in registers.by_name.values():
+        taken = 0
+        for f in register.fields:
+            assert not f.mask & taken, f"{register.name}.{f.name} shares a bit"
+            taken |= f.mask
+
+
+def test_a_bad_register_map_is_refused() -> None:
+    with pytest.raises(ValueError, match="unique"):
+        RegisterMap("X", (Register("A", 0x10), Register("B", 0x10)))
+    with pytest.raises(ValueError, match="overlaps"):
+        RegisterMap("X", (Register("A", 0x10, (Field("a", 0x03), Field("b", 0x06))),))
+
+
+def imu_on_bus() -> tuple[EmulatedBus, EmulatedICM42688, ICM42688]:
+    bus, chip = EmulatedBus(), EmulatedICM42688()
+    bus.attach(icm42688.ADDRESS, chip)
+    return bus, chip, ICM42688(bus, sleep=lambda s: None)
+
+
+def test_setup_leaves_the_chip_as_the_datasheet_says() -> None:
+    _, chip, imu = imu_on_bus()
+    imu.setup()
+    regs = {name: chip.registers[r.address] for name, r in icm42688.REGISTERS.by_name.items()}
+    assert chip.resets == 1
+    assert regs["GYRO_CONFIG0"] == 0x06 and regs["ACCEL_CONFIG0"] == 0x06  # ±2000 dps, ±16 g, 1 kHz
+    assert regs["FIFO_CONFIG"] == 0x40  # stream to FIFO
+    assert regs["FIFO_CONFIG1"] == 0x0F  # accel, gyro, temperature, timestamp
+    assert regs["PWR_MGMT0"] == 0x0F  # gyro and accel in low-noise mode
+
+
+def test_a_drain_decodes_the_simulated_samples_in_one_burst() -> None:
+    sim = simulate(SimSpec(reps=1, seed=61, force_sps=None, events=("nan:2.5",)))
+    bus, chip, imu = imu_on_bus()
+    imu.setup()
+    drains = []
+    for piece in sim.recording.split(100):
+        chip.feed(piece)
+        before = bus.transfers
+        drains.append(imu.drain())
+        assert bus.transfers - before == 3  # status, count, then the whole FIFO at once
+    t = np.concatenate([d.t for d in drains])
+    accel = np.concatenate([d.accel_mps2 for d in drains])
+    gyro = np.concatenate([d.gyro_radps for d in drains])
+    np.testing.assert_array_equal(accel, sim.recording.accel_mps2)  # NaN where invalid, too
+    np.testing.assert_array_equal(gyro, sim.recording.gyro_radps)
+    elapsed = sim.recording.t - sim.recording.t[0]
+    np.testing.assert_allclose(t - t[0], elapsed, atol=1e-6)  # µs timestamps, unwrapped
+
+
+def test_no_device_is_a_clear_error() -> None:
+    imu = ICM42688(EmulatedBus(), sleep=lambda s: None)
+    with pytest.raises(DeviceMissing, match=r"no device answered at 0x68 on emulated /dev/i2c-1"):
+        imu.setup()
+
+
+def test_a_wrong_identity_names_what_was_read() -> None:
+    _, chip, imu = imu_on_bus()
+    chip.registers[icm42688.REGISTERS["WHO_AM_I"].address] = 0x12
+    with pytest.raises(WrongDevice) as caught:
+        imu.setup()
+    assert str(caught.value) == (
+        "no ICM-42688-P at 0x68 on emulated /dev/i2c-1: WHO_AM_I read 0x12"
+    )
+
+
+def test_an_overflow_is_reported_flushed_and_recovered() -> None:
+    sim = simulate(SimSpec(reps=1, seed=62, force_sps=None))
+    _, chip, imu = imu_on_bus()
+    imu.setup()
+    chip.feed(sim.recording[:500])  # half a second undrained: the 2 KB FIFO holds 128
+    with pytest.raises(FifoOverflow, match="FIFO overflowed"):
+        imu.drain()
+    assert not chip.fifo
+    chip.feed(sim.recording[500:550])
+    assert imu.drain().t.size == 50
+
+
+def test_load_cells_behind_the_mux() -> None:
+    bus = EmulatedBus()
+    cells = [EmulatedNAU7802(), EmulatedNAU7802()]
+    for channel, cell in enumerate(cells):
+        bus.attach(nau7802.ADDRESS, cell, channel=channel)
+    unselected = NAU7802(bus, sleep=lambda s: None)
+    with pytest.raises(DeviceMissing, match="0x2a"):
+        unselected.setup()  # no mux channel chosen: nothing answers
+    mux = TCA9548A(bus)
+    drivers = [
+        NAU7802(bus, scale=cell.scale, select=lambda c=c: mux.select(c), sleep=lambda s: None)
+        for c, cell in enumerate(cells)
+    ]
+    for driver, cell in zip(drivers, cells, strict=True):
+        driver.setup()
+        assert cell.calibrated and cell.converting
+        ctrl1 = cell.registers[nau7802.REGISTERS["CTRL1"].address]
+        ctrl2 = cell.registers[nau7802.REGISTERS["CTRL2"].address]
+        assert ctrl1 & 0x07 == 7 and ctrl2 >> 4 & 0x07 == 7  # gain 128, 320 SPS
+    assert drivers[0].read_newtons() is None  # nothing converted yet
+    cells[0].feed(512.3)
+    cells[1].feed(498.7)
+    assert drivers[0].read_newtons() == pytest.approx(512.3, abs=1e-4)
+    assert drivers[1].read_newtons() == pytest.approx(498.7, abs=1e-4)
+    assert drivers[0].read_newtons() is None  # read once, then not ready again
+
+
+def test_a_chip_that_is_not_a_nau7802_is_refused() -> None:
+    bus, cell = EmulatedBus(), EmulatedNAU7802()
+    bus.attach(nau7802.ADDRESS, cell)
+    cell.registers[nau7802.REGISTERS["REVISION_ID"].address] = 0x03
+    with pytest.raises(WrongDevice, match="REVISION_ID read 0x3"):
+        NAU7802(bus, sleep=lambda s: None).setup()
+
+
+def test_the_emulated_bar_gives_the_reps_the_simulation_gives() -> None:
+    sim = simulate(SimSpec(lift="rdl", reps=5, seed=63))
+    bar = EmulatedBar()
+    bar.sensor.setup()
+    direct = RepAnalysis(AnalysisSettings(lift="rdl"))
+    through = RepAnalysis(AnalysisSettings(lift="rdl"))
+    reps_direct, reps_through = [], []
+    for piece in sim.recording.split(50):
+        bar.feed(piece)
+        reps_through += [e for e in through.feed(bar.sensor.read()) if isinstance(e, Rep)]
+        reps_direct += [e for e in direct.feed(piece) if isinstance(e, Rep)]
+    assert len(reps_through) == len(reps_direct) == 5
+    for a, b in zip(reps_through, reps_direct, strict=True):
+        assert a.mean_velocity_mps == pytest.approx(b.mean_velocity_mps, abs=0.002)
+        assert a.asymmetry_pct == pytest.approx(b.asymmetry_pct, abs=0.5)
+
+
+def test_emulated_chips_to_influxdb_end_to_end(
+    mosquitto: LocalMosquitto, influxdb: LocalInfluxDB
+) -> None:
+    mqtt = MqttSettings(url=mosquitto.url)
+    influx = InfluxSettings(url=influxdb.url)
+    ingest = Ingest(ServerConfig(mqtt=mqtt, influx=influx), V1Writer(influx), client_id="t-emul")
+    ingest.start()
+    station = EdgeConfig(
+        mqtt=mqtt,
+        station=StationSettings(gym="g1", id="bar2"),
+        sensor=SensorSettings(kind="emulated"),
+        sim=SimSettings(lift="hip_thrust", reps=4, seed=64, realtime=False),
+    )
+    try:
+        run_edge(station, threading.Event())
+        expected = len(simulate(sim_spec(station)).truth.reps)
+        wait_for(lambda: len(rows(influxdb, 'SELECT * FROM "rep"')) >= expected, what="reps")
+    finally:
+        ingest.stop()
+    assert len(rows(influxdb, 'SELECT * FROM "rep"')) == expected == 4
