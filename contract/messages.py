@@ -87,13 +87,22 @@ class SetMessage(SetContext, kw_only=True, tag="barbell.set/1"):
     fault_counts: dict[str, int] = msgspec.field(default_factory=dict)
 
 
+class HealthMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbell.health/1"):
+    """How the station is doing; sent when something changes (more fields come with issue 7)."""
+
+    gym: Id
+    station: Id
+    t: float  # UTC epoch seconds
+    sensor_error: str | None = None  # a fault the sensor reported, in words
+
+
 class StatusMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbell.status/1"):
     state: Literal["online", "offline"]
     version: str
     since: float
 
 
-Message = RepMessage | SetMessage | StatusMessage
+Message = RepMessage | SetMessage | HealthMessage | StatusMessage
 
 _encoder = msgspec.json.Encoder()
 _decoder: msgspec.json.Decoder[Message] = msgspec.json.Decoder(Message)

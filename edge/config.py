@@ -34,6 +34,7 @@ class SimSettings(Section):
     load_kg: Annotated[float, Meta(gt=0, le=500)] = 100.0
     seed: int = 0
     faults: list[str] = msgspec.field(default_factory=list)
+    events: list[str] = msgspec.field(default_factory=list)  # sensor faults: gone:8:0.5
     athlete: str = "sim"
     realtime: bool = True  # pace the samples like a real sensor; off for fast tests
 

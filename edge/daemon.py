@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from contract.messages import RepMessage, SetMessage
+from contract.messages import HealthMessage, RepMessage, SetMessage
 from edge.analysis import AnalysisSettings, Cue, RepAnalysis, SensorIssue
 from edge.config import EdgeConfig
 from edge.publisher import Publisher
@@ -30,7 +30,7 @@ def run_edge(
 ) -> int:
     """Run until the source ends or `stop` is set; returns the number of messages published."""
     lift = config.sim.lift
-    source = open_source(config, stop)
+
     analysis = RepAnalysis(
         AnalysisSettings(
             lift=lift,
@@ -53,6 +53,15 @@ def run_edge(
     )
     publisher = Publisher(config.mqtt, config.station.gym, config.station.id)
     publisher.start()
+
+    def report(problem: str) -> None:
+        log.warning("sensor: %s", problem)
+        health = HealthMessage(
+            gym=config.station.gym, station=config.station.id, t=time.time(), sensor_error=problem
+        )
+        publisher.publish(health, timeout_s=1.0)
+
+    source = open_source(config, stop, report)
     sent = 0
     try:
         for chunk in source:

@@ -8,10 +8,12 @@ import time
 
 from contract import topics
 from contract.config import MqttSettings
-from contract.messages import RepMessage, SetMessage, StatusMessage, encode
+from contract.messages import HealthMessage, RepMessage, SetMessage, StatusMessage, encode
 from contract.mqtt import connect, make_client
 
 log = logging.getLogger(__name__)
+Published = RepMessage | SetMessage | HealthMessage
+KINDS: dict[type, topics.Kind] = {RepMessage: "rep", SetMessage: "set", HealthMessage: "health"}
 VERSION = "0.1.0"
 
 
@@ -47,10 +49,9 @@ class Publisher:
         if not self._connected.wait(timeout_s):
             log.warning("no broker at %s yet; will keep trying", self._settings.url)
 
-    def publish(self, message: RepMessage | SetMessage, timeout_s: float = 10.0) -> bool:
+    def publish(self, message: Published, timeout_s: float = 10.0) -> bool:
         """Publish at QoS 1 and wait for the PUBACK; False if none came in time."""
-        kind: topics.Kind = "rep" if isinstance(message, RepMessage) else "set"
-        info = self._client.publish(self._topic(kind), encode(message), qos=1)
+        info = self._client.publish(self._topic(KINDS[type(message)]), encode(message), qos=1)
         try:
             info.wait_for_publish(timeout_s)
         except RuntimeError:  # not connected: paho keeps it queued and sends on reconnect

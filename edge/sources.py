@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from contract.errors import ConfigError, DeviceError
 from contract.recording import Chunk
@@ -15,7 +14,7 @@ from hardware.simulate import SimSpec, simulate
 DRAIN_S = 0.05  # a FIFO drain every 50 ms, as the real driver will do
 RETRY_S, MAX_RETRY_S = 0.1, 5.0  # back-off when a chip stops answering
 
-log = logging.getLogger(__name__)
+Report = Callable[[str], None]
 
 
 def sim_spec(config: EdgeConfig) -> SimSpec:
@@ -30,12 +29,12 @@ def sim_spec(config: EdgeConfig) -> SimSpec:
         rate_hz=config.sensor.rate_hz,
         athlete=sim.athlete,
         faults=tuple(sim.faults),
+        events=tuple(sim.events),
     )
 
 
-def simulated(config: EdgeConfig, stop: threading.Event) -> Iterator[Chunk]:
-    """The simulator's session, paced in real time unless `sim.realtime` is off."""
-    recording = simulate(sim_spec(config)).recording
+def _paced(recording: Chunk, config: EdgeConfig, stop: threading.Event) -> Iterator[Chunk]:
+    """FIFO-sized pieces, paced in real time unless `sim.realtime` is off."""
     size = max(1, int(DRAIN_S * config.sensor.rate_hz))
     started = time.monotonic()
     for chunk in recording.split(size):
@@ -46,18 +45,27 @@ def simulated(config: EdgeConfig, stop: threading.Event) -> Iterator[Chunk]:
         yield chunk
 
 
-def emulated(config: EdgeConfig, stop: threading.Event) -> Iterator[Chunk]:
+def simulated(config: EdgeConfig, stop: threading.Event, report: Report) -> Iterator[Chunk]:
+    """The simulator's session as a sensor would deliver it."""
+    yield from _paced(simulate(sim_spec(config)).recording, config, stop)
+
+
+def emulated(config: EdgeConfig, stop: threading.Event, report: Report) -> Iterator[Chunk]:
     """The simulator's session through register-level emulated chips and the real drivers.
 
-    A chip that stops answering is reported and set up again with a growing back-off; the
-    motion it interrupted shows as a gap, which the analysis reports and does not measure.
+    The simulation's `gone` events unplug the chips from the bus. A chip that stops answering
+    is reported and set up again with a growing back-off; the motion it interrupted shows as a
+    gap, which the analysis reports and does not measure.
     """
     from hardware.emulated.bar import EmulatedBar
 
+    simulation = simulate(sim_spec(config))
+    outages = [(e.t_start, e.t_end) for e in simulation.truth.events if e.kind == "gone"]
     bar = EmulatedBar(rate_hz=int(config.sensor.rate_hz))
-    ready = False
-    backoff = RETRY_S
-    for chunk in simulated(config, stop):
+    ready, backoff = False, RETRY_S
+    for chunk in _paced(simulation.recording, config, stop):
+        first, last = float(chunk.t[0]), float(chunk.t[-1])
+        bar.connect(not any(start <= last and first < end for start, end in outages))
         bar.feed(chunk)
         try:
             if not ready:
@@ -65,17 +73,18 @@ def emulated(config: EdgeConfig, stop: threading.Event) -> Iterator[Chunk]:
                 ready, backoff = True, RETRY_S
             yield bar.sensor.read()
         except DeviceError as exc:
-            log.warning("%s; retrying in %.1f s", exc, backoff)
+            report(f"{exc}; retrying in {backoff:.1f} s")
             ready = False
             stop.wait(backoff if config.sim.realtime else 0.0)
             backoff = min(2 * backoff, MAX_RETRY_S)
 
 
-def open_source(config: EdgeConfig, stop: threading.Event) -> Iterator[Chunk]:
+def open_source(config: EdgeConfig, stop: threading.Event, report: Report) -> Iterator[Chunk]:
+    """The configured sensor; `report` hears of its faults (the daemon logs and publishes them)."""
     if config.sensor.kind == "sim":
-        return simulated(config, stop)
+        return simulated(config, stop, report)
     if config.sensor.kind == "emulated":
-        return emulated(config, stop)
+        return emulated(config, stop, report)
     raise ConfigError(
         f"sensor.kind {config.sensor.kind!r} is not available yet; use 'sim' or 'emulated'"
     )

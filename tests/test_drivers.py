@@ -10,6 +10,8 @@ import pytest
 from barbell.services import LocalInfluxDB, LocalMosquitto
 from contract.config import MqttSettings
 from contract.errors import DeviceMissing, FifoOverflow, WrongDevice
+from contract.messages import HealthMessage, RepMessage, decode
+from contract.mqtt import connect, make_client
 from edge.analysis import AnalysisSettings, Rep, RepAnalysis
 from edge.config import EdgeConfig, SensorSettings, SimSettings, StationSettings
 from edge.daemon import run_edge
@@ -183,3 +185,38 @@ def test_emulated_chips_to_influxdb_end_to_end(
     finally:
         ingest.stop()
     assert len(rows(influxdb, 'SELECT * FROM "rep"')) == expected == 4
+
+
+def test_a_chip_that_vanishes_mid_set_is_reported_retried_and_recovered(
+    mosquitto: LocalMosquitto,
+) -> None:
+    mqtt = MqttSettings(url=mosquitto.url)
+    health: list[HealthMessage] = []
+    watcher = make_client(mqtt, "t-health")
+    watcher.on_connect = lambda client, *args: client.subscribe("barbell/v1/g1/bar3/health", qos=1)
+    watcher.on_message = lambda client, userdata, message: health.append(decode(message.payload))
+    connect(watcher, mqtt, clean_start=True)
+    station = EdgeConfig(
+        mqtt=mqtt,
+        station=StationSettings(gym="g1", id="bar3"),
+        sensor=SensorSettings(kind="emulated"),
+        sim=SimSettings(lift="squat", reps=6, seed=65, realtime=False, events=["gone:16:0.5"]),
+    )
+    reps: list[RepMessage] = []
+    try:
+        wait_for(lambda: watcher.is_connected(), what="the watcher")
+        run_edge(
+            station,
+            threading.Event(),
+            on_message=lambda m: reps.append(m) if isinstance(m, RepMessage) else None,
+        )
+        wait_for(lambda: bool(health), what="a health report")
+    finally:
+        watcher.disconnect()
+        watcher.loop_stop()
+    assert health[0].sensor_error is not None
+    assert "no device answered at 0x68 on emulated /dev/i2c-1" in health[0].sensor_error
+    assert "retrying" in health[0].sensor_error
+    truth = simulate(sim_spec(station)).truth.reps
+    after = [t for t in truth if t.t_start > 16.5]
+    assert after and len(reps) >= len(truth) - 1  # at most the rep the outage cut is lost

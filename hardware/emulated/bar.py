@@ -39,6 +39,11 @@ class EmulatedBar:
         ]
         self.sensor = BarSensor(ICM42688(self.bus, rate_hz=rate_hz, sleep=lambda s: None), drivers)
 
+    def connect(self, connected: bool) -> None:
+        """Plug the chips into the bus, or pull them out as a loose cable would."""
+        for chip in [self.imu, *self.cells]:
+            chip.present = connected
+
     def feed(self, chunk: Chunk) -> None:
         """What the chips measured during this stretch of the simulation."""
         self.imu.feed(chunk)
