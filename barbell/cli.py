@@ -55,6 +55,21 @@ def _server(args: argparse.Namespace) -> int:
     return 0
 
 
+def _probe(args: argparse.Namespace) -> int:
+    from barbell.hardware_commands import probe_command
+
+    return probe_command(args.sensor, args.bus)
+
+
+def _record(args: argparse.Namespace) -> int:
+    from barbell.hardware_commands import record_command
+    from edge.config import EdgeConfig
+
+    flags = {"sensor": {"kind": args.sensor, "bus": args.bus}}
+    config = layered.load(EdgeConfig, args.config, flags=flags)
+    return record_command(config, args.output, args.seconds)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from barbell.demo import run_demo
 
@@ -99,6 +114,17 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("file")
     replay.add_argument("--lift", choices=[*LIFTS, "auto"])
     replay.add_argument("--json", action="store_true", help="one MQTT payload per line")
+
+    probe = command("probe", _probe, "scan I²C: which devices answer, and what they are")
+    probe.add_argument("--sensor", choices=["i2c", "emulated"], default="i2c")
+    probe.add_argument("--bus", type=int, default=1, help="N of /dev/i2c-N")
+
+    record = command("record", _record, "write live sensor data to a recording")
+    record.add_argument("output", type=Path, help="recording file to write (CSV)")
+    record.add_argument("--config", type=Path, help="TOML settings file")
+    record.add_argument("--sensor", choices=["i2c", "emulated", "sim"])
+    record.add_argument("--bus", type=int)
+    record.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
 
     simulate = command("simulate", _simulate, "write a simulated recording and its truth")
     simulate.add_argument("output", type=Path, help="recording file to write (CSV)")

@@ -6,9 +6,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from contract.errors import ConfigError, DeviceError
+from contract.errors import DeviceError
 from contract.recording import Chunk
 from edge.config import EdgeConfig
+from hardware.bar_sensor import BarSensor
 from hardware.simulate import SimSpec, simulate
 
 DRAIN_S = 0.05  # a FIFO drain every 50 ms, as the real driver will do
@@ -53,29 +54,56 @@ def simulated(config: EdgeConfig, stop: threading.Event, report: Report) -> Iter
 def emulated(config: EdgeConfig, stop: threading.Event, report: Report) -> Iterator[Chunk]:
     """The simulator's session through register-level emulated chips and the real drivers.
 
-    The simulation's `gone` events unplug the chips from the bus. A chip that stops answering
-    is reported and set up again with a growing back-off; the motion it interrupted shows as a
-    gap, which the analysis reports and does not measure.
+    The simulation's `gone` events unplug the chips from the bus, to show what a loose cable
+    does.
     """
     from hardware.emulated.bar import EmulatedBar
 
     simulation = simulate(sim_spec(config))
     outages = [(e.t_start, e.t_end) for e in simulation.truth.events if e.kind == "gone"]
     bar = EmulatedBar(rate_hz=int(config.sensor.rate_hz))
+
+    def drained() -> Iterator[None]:
+        for chunk in _paced(simulation.recording, config, stop):
+            first, last = float(chunk.t[0]), float(chunk.t[-1])
+            bar.connect(not any(start <= last and first < end for start, end in outages))
+            bar.feed(chunk)
+            yield
+
+    backoff = (lambda s: stop.wait(s)) if config.sim.realtime else (lambda s: None)
+    yield from _read(bar.sensor, drained(), report, backoff)
+
+
+def i2c(config: EdgeConfig, stop: threading.Event, report: Report) -> Iterator[Chunk]:
+    """The bar's chips on /dev/i2c-N, drained every DRAIN_S."""
+    from hardware.bar_sensor import open_bar
+
+    sensor = open_bar(config.sensor.bus, int(config.sensor.rate_hz))
+
+    def drained() -> Iterator[None]:
+        while not stop.wait(DRAIN_S):
+            yield
+
+    yield from _read(sensor, drained(), report, stop.wait)
+
+
+def _read(
+    sensor: BarSensor, drains: Iterator[None], report: Report, wait: Callable[[float], object]
+) -> Iterator[Chunk]:
+    """One chunk per drain. A chip that stops answering is reported and set up again with a
+    growing back-off; the motion it interrupted shows as a gap, which the analysis reports and
+    does not measure."""
     ready, backoff = False, RETRY_S
-    for chunk in _paced(simulation.recording, config, stop):
-        first, last = float(chunk.t[0]), float(chunk.t[-1])
-        bar.connect(not any(start <= last and first < end for start, end in outages))
-        bar.feed(chunk)
+    for _ in drains:
         try:
             if not ready:
-                bar.sensor.setup()
+                sensor.setup()
                 ready, backoff = True, RETRY_S
-            yield bar.sensor.read()
+            yield sensor.read()
         except DeviceError as exc:
             report(f"{exc}; retrying in {backoff:.1f} s")
             ready = False
-            stop.wait(backoff if config.sim.realtime else 0.0)
+            wait(backoff)
             backoff = min(2 * backoff, MAX_RETRY_S)
 
 
@@ -85,6 +113,4 @@ def open_source(config: EdgeConfig, stop: threading.Event, report: Report) -> It
         return simulated(config, stop, report)
     if config.sensor.kind == "emulated":
         return emulated(config, stop, report)
-    raise ConfigError(
-        f"sensor.kind {config.sensor.kind!r} is not available yet; use 'sim' or 'emulated'"
-    )
+    return i2c(config, stop, report)

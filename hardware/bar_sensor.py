@@ -37,3 +37,16 @@ class BarSensor:
                     if newtons is not None:
                         force[-1, side] = newtons
         return Chunk(drain.t, drain.accel_mps2, drain.gyro_radps, force)
+
+
+def open_bar(bus_number: int, rate_hz: int) -> BarSensor:
+    """The composition root's one opening of /dev/i2c-N: the IMU and both cells behind the mux."""
+    from functools import partial
+
+    from hardware.bus import SMBusI2C
+    from hardware.nau7802 import TCA9548A
+
+    bus = SMBusI2C(bus_number)
+    mux = TCA9548A(bus)
+    cells = [NAU7802(bus, select=partial(mux.select, channel)) for channel in (0, 1)]
+    return BarSensor(ICM42688(bus, rate_hz=rate_hz), cells)

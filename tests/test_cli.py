@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -126,3 +127,32 @@ def test_a_bad_fault_is_one_line_and_exit_2(tmp_path: Path) -> None:
     result = barbell("simulate", str(tmp_path / "x.csv"), "--fault", "wobble")
     assert result.returncode == 2
     assert result.stderr.strip().startswith("barbell simulate: unknown fault 'wobble'")
+
+
+def test_probe_names_each_chip_and_where_it_answers() -> None:
+    result = barbell("probe", "--sensor", "emulated")
+    assert result.returncode == 0, result.stderr
+    lines = [" ".join(line.split()) for line in result.stdout.splitlines()]
+    assert lines[1:] == [
+        "0x68 ICM-42688-P",
+        "0x70 TCA9548A I²C mux",
+        "0x2a (mux channel 0) NAU7802",
+        "0x2a (mux channel 1) NAU7802",
+    ]
+
+
+def test_record_writes_what_replay_reads(tmp_path: Path) -> None:
+    recording = tmp_path / "live.csv"
+    environment = {**os.environ, "BARBELL_SIM_REALTIME": "false", "BARBELL_SIM_REPS": "3"}
+    made = subprocess.run(
+        [sys.executable, "-m", "barbell.cli", "record", str(recording), "--sensor", "emulated"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environment,
+    )
+    assert made.returncode == 0, made.stderr
+    replayed = barbell("replay", str(recording), "--json")
+    messages = [decode(line.encode()) for line in replayed.stdout.splitlines()]
+    reps = [m for m in messages if isinstance(m, RepMessage)]
+    assert len(reps) == 3
