@@ -70,6 +70,15 @@ def _record(args: argparse.Namespace) -> int:
     return record_command(config, args.output, args.seconds)
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from barbell.hardware_commands import calibrate_command
+    from edge.config import EdgeConfig
+
+    flags = {"sensor": {"kind": args.sensor, "bus": args.bus}}
+    config = layered.load(EdgeConfig, args.config, flags=flags)
+    return calibrate_command(config, args.known_kg, args.seconds)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from barbell.demo import run_demo
 
@@ -125,6 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--sensor", choices=["i2c", "emulated", "sim"])
     record.add_argument("--bus", type=int)
     record.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
+
+    calibrate = command("calibrate", _calibrate, "measure gyro bias and load-cell tare or scale")
+    calibrate.add_argument("--config", type=Path, help="TOML settings file (state.dir)")
+    calibrate.add_argument("--sensor", choices=["i2c", "emulated"])
+    calibrate.add_argument("--bus", type=int)
+    calibrate.add_argument("--known-kg", type=float, help="this mass evenly on the bar: scale")
+    calibrate.add_argument("--seconds", type=float, default=1.5, help="how long to measure")
 
     simulate = command("simulate", _simulate, "write a simulated recording and its truth")
     simulate.add_argument("output", type=Path, help="recording file to write (CSV)")

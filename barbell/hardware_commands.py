@@ -50,3 +50,41 @@ def record_command(config: EdgeConfig, output: Path, seconds: float | None) -> i
                 break
     print(f"wrote {output} ({samples} samples)")
     return 0
+
+
+def calibrate_command(config: EdgeConfig, known_kg: float | None, seconds: float) -> int:
+    """Measure at rest and save: the gyro bias and the cells' tare, or with --known-kg their
+    scale. An emulated bar is measured during its simulated set's lead-in, with plates on."""
+    from edge.sources import CALIBRATION_FILE, DRAIN_S, sim_spec
+    from hardware.calibration import Calibration, calibrate
+
+    path = config.state.dir / CALIBRATION_FILE
+    previous = Calibration.load(path)
+    drains = max(10, round(seconds / DRAIN_S))
+    if config.sensor.kind == "emulated":
+        from hardware.emulated.bar import EmulatedBar
+        from hardware.simulate import simulate
+
+        bar = EmulatedBar(rate_hz=int(config.sensor.rate_hz))
+        sensor = bar.sensor
+        pieces = simulate(sim_spec(config)).recording.split(round(DRAIN_S * config.sensor.rate_hz))
+        between = lambda: bar.feed(next(pieces))  # noqa: E731
+    else:
+        from hardware.bar_sensor import open_bar
+
+        sensor = open_bar(
+            config.sensor.bus, int(config.sensor.rate_hz), (0.0, 0.0, 0.0), previous.scales()
+        )
+        between = lambda: time.sleep(DRAIN_S)  # noqa: E731
+    sensor.setup()
+    result = calibrate(sensor, previous, drains, known_kg, between)
+    result.save(path)
+    bias = ", ".join(f"{v:+.4f}" for v in result.gyro_bias_radps)
+    print(
+        f"gyro bias ({bias}) rad/s; cells: "
+        + "; ".join(
+            f"tare {c.tare_counts:.0f} counts, {c.n_per_count:.3e} N/count" for c in result.cells
+        )
+        + f"; saved to {path}"
+    )
+    return 0

@@ -69,10 +69,17 @@ def load(
         {s: {k: v for k, v in kv.items() if v is not None} for s, kv in (flags or {}).items()},
     )
     try:
-        return msgspec.convert(merged, cls, strict=False)
+        return msgspec.convert(merged, cls, strict=False, dec_hook=_decode)
     except msgspec.ValidationError as exc:
         where = f" in {path}" if path else ""
         raise ConfigError(f"invalid setting{where}: {exc}") from None
+
+
+def _decode(kind: type, value: Any) -> Any:
+    """Types msgspec leaves to us: paths, from TOML strings or environment variables."""
+    if kind is Path and isinstance(value, str):
+        return Path(value)
+    raise NotImplementedError
 
 
 def _merge(into: dict[str, dict[str, Any]], layer: Mapping[str, Mapping[str, Any]]) -> None:

@@ -16,6 +16,7 @@ DRAIN_S = 0.05  # a FIFO drain every 50 ms, as the real driver will do
 RETRY_S, MAX_RETRY_S = 0.1, 5.0  # back-off when a chip stops answering
 
 Report = Callable[[str], None]
+CALIBRATION_FILE = "calibration.json"  # in the state dir, written by `barbell calibrate`
 
 
 def sim_spec(config: EdgeConfig) -> SimSpec:
@@ -77,8 +78,15 @@ def emulated(config: EdgeConfig, stop: threading.Event, report: Report) -> Itera
 def i2c(config: EdgeConfig, stop: threading.Event, report: Report) -> Iterator[Chunk]:
     """The bar's chips on /dev/i2c-N, drained every DRAIN_S."""
     from hardware.bar_sensor import open_bar
+    from hardware.calibration import Calibration
 
-    sensor = open_bar(config.sensor.bus, int(config.sensor.rate_hz))
+    calibration = Calibration.load(config.state.dir / CALIBRATION_FILE)
+    sensor = open_bar(
+        config.sensor.bus,
+        int(config.sensor.rate_hz),
+        calibration.gyro_bias_radps,
+        calibration.scales(),
+    )
 
     def drained() -> Iterator[None]:
         while not stop.wait(DRAIN_S):

@@ -13,13 +13,20 @@ import numpy as np
 
 from contract.recording import Chunk
 from hardware.icm42688 import ICM42688
-from hardware.nau7802 import NAU7802
+from hardware.nau7802 import NAU7802, Scale
 
 
 class BarSensor:
-    def __init__(self, imu: ICM42688, cells: Sequence[NAU7802] = ()) -> None:
-        """`cells` is (left, right), or empty for a bar without load cells."""
+    def __init__(
+        self,
+        imu: ICM42688,
+        cells: Sequence[NAU7802] = (),
+        gyro_bias_radps: Sequence[float] = (0.0, 0.0, 0.0),
+    ) -> None:
+        """`cells` is (left, right), or empty for a bar without load cells; the gyro bias is
+        what `barbell calibrate` measured at rest."""
         self.imu, self.cells = imu, tuple(cells)
+        self.gyro_bias_radps = np.asarray(gyro_bias_radps, dtype=float)
 
     def setup(self) -> None:
         self.imu.setup()
@@ -36,11 +43,14 @@ class BarSensor:
                     newtons = cell.read_newtons()
                     if newtons is not None:
                         force[-1, side] = newtons
-        return Chunk(drain.t, drain.accel_mps2, drain.gyro_radps, force)
+        return Chunk(drain.t, drain.accel_mps2, drain.gyro_radps - self.gyro_bias_radps, force)
 
 
-def open_bar(bus_number: int, rate_hz: int) -> BarSensor:
-    """The composition root's one opening of /dev/i2c-N: the IMU and both cells behind the mux."""
+def open_bar(
+    bus_number: int, rate_hz: int, gyro_bias_radps: Sequence[float], scales: Sequence[Scale]
+) -> BarSensor:
+    """The composition root's one opening of /dev/i2c-N: the IMU and both cells behind the mux,
+    with their calibration."""
     from functools import partial
 
     from hardware.bus import SMBusI2C
@@ -48,5 +58,8 @@ def open_bar(bus_number: int, rate_hz: int) -> BarSensor:
 
     bus = SMBusI2C(bus_number)
     mux = TCA9548A(bus)
-    cells = [NAU7802(bus, select=partial(mux.select, channel)) for channel in (0, 1)]
-    return BarSensor(ICM42688(bus, rate_hz=rate_hz), cells)
+    cells = [
+        NAU7802(bus, scale=scale, select=partial(mux.select, channel))
+        for channel, scale in enumerate(scales)
+    ]
+    return BarSensor(ICM42688(bus, rate_hz=rate_hz), cells, gyro_bias_radps)

@@ -66,3 +66,11 @@ def test_bad_settings_name_the_key(tmp_path: Path, toml: str, words: str) -> Non
 def test_influx_v2_needs_org_and_bucket() -> None:
     with pytest.raises(ConfigError, match="org"):
         load(ServerConfig, None, {"BARBELL_INFLUX_API": "2"})
+
+
+def test_paths_come_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "edge.toml"
+    path.write_text('[mqtt]\npassword_file = "/run/secrets/mqtt"\n')
+    config = load(EdgeConfig, path, {"BARBELL_STATE_DIR": str(tmp_path / "state")})
+    assert config.mqtt.password_file == Path("/run/secrets/mqtt")
+    assert config.state.dir == tmp_path / "state"

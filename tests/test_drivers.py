@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from barbell.services import LocalInfluxDB, LocalMosquitto
 from contract.config import MqttSettings
-from contract.errors import DeviceMissing, FifoOverflow, WrongDevice
+from contract.errors import DeviceMissing, FifoOverflow, InputError, WrongDevice
 from contract.messages import HealthMessage, RepMessage, decode
 from contract.mqtt import connect, make_client
+from contract.recording import Chunk
 from edge.analysis import AnalysisSettings, Rep, RepAnalysis
 from edge.config import EdgeConfig, SensorSettings, SimSettings, StationSettings
 from edge.daemon import run_edge
 from edge.sources import sim_spec
 from hardware import icm42688, nau7802
+from hardware.calibration import Calibration, calibrate
 from hardware.emulated.bar import EmulatedBar
 from hardware.emulated.bus import EmulatedBus
 from hardware.emulated.icm42688 import EmulatedICM42688
@@ -220,3 +224,42 @@ def test_a_chip_that_vanishes_mid_set_is_reported_retried_and_recovered(
     truth = simulate(sim_spec(station)).truth.reps
     after = [t for t in truth if t.t_start > 16.5]
     assert after and len(reps) >= len(truth) - 1  # at most the rep the outage cut is lost
+
+
+def test_calibration_finds_gyro_bias_tare_and_scale(tmp_path: Path) -> None:
+    spec = SimSpec(lift="hip_thrust", reps=1, seed=66, load_kg=100.0)
+    rest = simulate(spec).recording[:1500]  # the bar lies still before the set
+    unloaded = Chunk(
+        rest.t, rest.accel_mps2, rest.gyro_radps, np.where(np.isnan(rest.force_n), np.nan, 0.0)
+    )
+
+    def fed(bar: EmulatedBar, recording: Chunk) -> Callable[[], None]:
+        pieces = recording.split(50)
+        return lambda: bar.feed(next(pieces))
+
+    bar = EmulatedBar()
+    bar.sensor.setup()
+    tared = calibrate(bar.sensor, Calibration(), 25, None, fed(bar, unloaded))
+    np.testing.assert_allclose(
+        tared.gyro_bias_radps, rest.gyro_radps[:1250].mean(axis=0), atol=2e-4
+    )
+    for cell, chip in zip(tared.cells, bar.cells, strict=True):
+        assert cell.tare_counts == pytest.approx(chip.scale.tare_counts, abs=1)
+    bar = EmulatedBar()
+    bar.sensor.setup()
+    scaled = calibrate(bar.sensor, tared, 25, spec.load_kg, fed(bar, rest))
+    for cell, chip in zip(scaled.cells, bar.cells, strict=True):
+        assert cell.n_per_count == pytest.approx(chip.scale.n_per_count, rel=0.02)
+    path = tmp_path / "state" / "calibration.json"
+    scaled.save(path)
+    assert Calibration.load(path) == scaled
+
+
+def test_calibration_refuses_a_moving_bar() -> None:
+    sim = simulate(SimSpec(lift="squat", reps=2, seed=67))
+    lifting = sim.recording[sim.recording.t.searchsorted(sim.truth.reps[0].t_start) :]
+    bar = EmulatedBar()
+    bar.sensor.setup()
+    pieces = lifting.split(50)
+    with pytest.raises(InputError, match="moved"):
+        calibrate(bar.sensor, Calibration(), 25, None, lambda: bar.feed(next(pieces)))
