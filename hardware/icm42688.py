@@ -163,7 +163,9 @@ class ICM42688:
         self.chip.set("FIFO_CONFIG1", accel=1, gyro=1, temp=1, timestamp=1)
         self.chip.set("FIFO_CONFIG", mode="stream")
         self.chip.set("PWR_MGMT0", gyro_mode="low_noise", accel_mode="low_noise")
-        self._sleep(0.045)  # the gyro needs 45 ms before its data are good
+        # No writes for 200 µs after a power-mode change; gyro data are good after about 30 ms
+        # (drivers wait 30–60 ms; the datasheet's 45 ms is its minimum on-time, not this).
+        self._sleep(0.05)
         self.flush()
 
     def flush(self) -> None:

@@ -111,7 +111,9 @@ class NAU7802:
         self.chip.set("CTRL2", rate=RATES_SPS[self.rate_sps])
         self.chip.set("ADC", chopper_clock="off")  # as the datasheet recommends
         self.chip.set("PWR_CTRL", pga_cap=1)
+        self._sleep(0.25)  # the LDO settles in about 200 ms; calibrate only after
         self.chip.set("CTRL2", calibration_mode="internal_offset", calibrate=1)
+        # About 350 ms; redo it after changing the gain, the rate or the channel.
         self._wait(lambda: self.chip.get("CTRL2", "calibrate") == 0, "AFE calibration")
         if self.chip.get("CTRL2", "calibration_error"):
             raise DeviceError(f"{self.chip.where}: AFE calibration failed")
