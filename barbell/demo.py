@@ -7,8 +7,10 @@ broker, and at the end counts what reached InfluxDB. Ctrl-C stops everything cle
 from __future__ import annotations
 
 import contextlib
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import msgspec
 import paho.mqtt.client as mqtt
@@ -19,7 +21,7 @@ from contract import topics
 from contract.config import MqttSettings
 from contract.messages import RepMessage, SetMessage, decode
 from contract.mqtt import connect, make_client
-from edge.config import EdgeConfig, SimSettings, StationSettings
+from edge.config import EdgeConfig, SimSettings, StateSettings, StationSettings
 from edge.daemon import run_edge
 from server.config import InfluxSettings, ServerConfig
 from server.influx import make_writer
@@ -88,10 +90,12 @@ def run_demo(
         stack.callback(viewer.loop_stop)
         stack.callback(viewer.disconnect)
 
+        state = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="barbell-demo-")))
         station = EdgeConfig(
             mqtt=mqtt_settings,
             station=StationSettings(gym="demo-gym", id="bar1"),
             sim=SimSettings(lift="hip_thrust", sets=sets, reps=reps, seed=seed, athlete="ana"),
+            state=StateSettings(dir=state),
         )
         stop = threading.Event()
         published: list[int] = []

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from contract.messages import HealthMessage, RepMessage, SetMessage
 from edge.analysis import AnalysisSettings, Cue, RepAnalysis, SensorIssue
 from edge.config import EdgeConfig
+from edge.outbox import Outbox, OutboxFull
 from edge.publisher import Publisher
 from edge.reference import Reference
 from edge.session import Session, SessionInfo
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from edge.cue import FormCue
 
 log = logging.getLogger(__name__)
+OUTBOX_FILE = "outbox.sqlite"  # in the state dir
+FLUSH_S = 10.0  # at the end of a finite (simulated) session, wait this long for the broker
 
 
 def run_edge(
@@ -51,15 +54,24 @@ def run_edge(
             epoch_offset_s=time.time(),
         )
     )
-    publisher = Publisher(config.mqtt, config.station.gym, config.station.id)
+    outbox = Outbox(config.state.dir / OUTBOX_FILE)
+    publisher = Publisher(config.mqtt, config.station.gym, config.station.id, outbox)
     publisher.start()
 
     def report(problem: str) -> None:
-        log.warning("sensor: %s", problem)
+        log.warning("%s", problem)
         health = HealthMessage(
             gym=config.station.gym, station=config.station.id, t=time.time(), sensor_error=problem
         )
-        publisher.publish(health, timeout_s=1.0)
+        publisher.publish_now(health)
+
+    def send(message: RepMessage | SetMessage) -> None:
+        try:
+            publisher.submit(message)
+        except OutboxFull as exc:
+            report(str(exc))
+        if on_message:
+            on_message(message)
 
     source = open_source(config, stop, report)
     sent = 0
@@ -79,18 +91,16 @@ def run_edge(
             if stop.is_set():
                 break
             for message in session.messages(events):
-                if not publisher.publish(message):
-                    log.warning("no PUBACK yet for %s; paho will resend", message.msg_id)
+                send(message)
                 sent += 1
-                if on_message:
-                    on_message(message)
         for message in session.messages(analysis.finish()):
-            publisher.publish(message)
+            send(message)
             sent += 1
-            if on_message:
-                on_message(message)
+        if not publisher.flush(FLUSH_S):
+            log.warning("%d messages wait in the outbox for the broker", outbox.depth)
     finally:
         publisher.stop()
+        outbox.close()
         if cue is not None:
             cue.close()
     return sent

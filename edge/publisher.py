@@ -1,4 +1,10 @@
-"""Publishing a station's messages over MQTT v5 at QoS 1, with a retained status as last will."""
+"""Publishing a station's messages over MQTT v5 at QoS 1, from the on-disk outbox.
+
+Every message is stored in the outbox first; a sender thread publishes what is waiting, in
+order, and each PUBACK deletes its message. On every (re)connection all that is still waiting is
+sent again with its msg_id: the server's writes are idempotent, so a resend costs nothing. The
+retained status doubles as the last will.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +12,40 @@ import logging
 import threading
 import time
 
+import paho.mqtt.client as mqtt
+
 from contract import topics
 from contract.config import MqttSettings
 from contract.messages import HealthMessage, RepMessage, SetMessage, StatusMessage, encode
 from contract.mqtt import connect, make_client
+from edge.outbox import Outbox
 
 log = logging.getLogger(__name__)
-Published = RepMessage | SetMessage | HealthMessage
-KINDS: dict[type, topics.Kind] = {RepMessage: "rep", SetMessage: "set", HealthMessage: "health"}
 VERSION = "0.1.0"
+WINDOW = 50  # messages published and not yet acknowledged, at most
+Stored = RepMessage | SetMessage
+KINDS: dict[type, topics.Kind] = {RepMessage: "rep", SetMessage: "set", HealthMessage: "health"}
 
 
 class Publisher:
-    def __init__(self, settings: MqttSettings, gym: str, station: str) -> None:
+    def __init__(self, settings: MqttSettings, gym: str, station: str, outbox: Outbox) -> None:
         self.gym, self.station = gym, station
+        self.outbox = outbox
+        self._settings = settings
         self._connected = threading.Event()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._in_flight: dict[int, int] = {}  # paho mid → outbox seq
+        self._sent_to = 0  # the outbox seq published last on this connection
+        # A persistent session, named for the station, so the broker keeps our QoS 1 state.
         self._client = make_client(settings, client_id=f"barbell-edge-{gym}-{station}")
+        self._client.max_inflight_messages_set(WINDOW)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
+        self._client.on_publish = self._on_publish
         self._client.will_set(self._topic("status"), self._status("offline"), qos=1, retain=True)
-        self._settings = settings
+        self._sender = threading.Thread(target=self._send, name="outbox-sender", daemon=True)
 
     def _topic(self, kind: topics.Kind) -> str:
         return topics.topic(self.gym, self.station, kind)
@@ -39,27 +59,70 @@ class Publisher:
             log.warning("broker refused the connection: %s", reason)
             return
         client.publish(self._topic("status"), self._status("online"), qos=1, retain=True)
+        with self._lock:  # whatever was not acknowledged goes again
+            self._in_flight.clear()
+            self._sent_to = 0
         self._connected.set()
+        self._wake.set()
+        if self.outbox.depth:
+            log.info("connected: resending %d unacknowledged messages", self.outbox.depth)
 
     def _on_disconnect(self, client, userdata, flags, reason, properties) -> None:
+        if self._connected.is_set():
+            log.warning("broker connection lost (%s); messages wait in the outbox", reason)
         self._connected.clear()
+
+    def _on_publish(self, client, userdata, mid, reason, properties) -> None:
+        with self._lock:
+            seq = self._in_flight.pop(mid, None)
+        if seq is not None:
+            self.outbox.acknowledge(seq)
+            self._wake.set()
+
+    def _send(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(0.5)
+            self._wake.clear()
+            if not self._connected.is_set():
+                continue
+            with self._lock:
+                room, after = WINDOW - len(self._in_flight), self._sent_to
+            for stored in self.outbox.pending(after, room) if room > 0 else ():
+                info = self._client.publish(stored.topic, stored.payload, qos=1)
+                if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                    break  # disconnected meanwhile: the next connection resends from the start
+                with self._lock:
+                    self._in_flight[info.mid] = stored.seq
+                    self._sent_to = stored.seq
 
     def start(self, timeout_s: float = 10.0) -> None:
         connect(self._client, self._settings)
+        self._sender.start()
         if not self._connected.wait(timeout_s):
-            log.warning("no broker at %s yet; will keep trying", self._settings.url)
+            log.warning("no broker at %s yet; messages wait in the outbox", self._settings.url)
 
-    def publish(self, message: Published, timeout_s: float = 10.0) -> bool:
-        """Publish at QoS 1 and wait for the PUBACK; False if none came in time."""
-        info = self._client.publish(self._topic(KINDS[type(message)]), encode(message), qos=1)
-        try:
-            info.wait_for_publish(timeout_s)
-        except RuntimeError:  # not connected: paho keeps it queued and sends on reconnect
-            return False
-        return info.is_published()
+    def submit(self, message: Stored) -> None:
+        """Keep the message on disk, then send it when the broker can take it."""
+        self.outbox.put(message.msg_id, self._topic(KINDS[type(message)]), encode(message))
+        self._wake.set()
+
+    def publish_now(self, message: HealthMessage) -> None:
+        """A report that only matters now: not kept if the broker is away."""
+        self._client.publish(self._topic(KINDS[type(message)]), encode(message), qos=1)
+
+    def flush(self, timeout_s: float) -> bool:
+        """Wait until the broker has acknowledged everything; False if time ran out."""
+        deadline = time.monotonic() + timeout_s
+        while self.outbox.depth and time.monotonic() < deadline:
+            self._wake.set()
+            time.sleep(0.05)
+        return self.outbox.depth == 0
 
     def stop(self) -> None:
         """Say offline ourselves (a clean disconnect does not fire the will)."""
+        self._stop.set()
+        self._wake.set()
+        self._sender.join(5)
         if self._connected.is_set():
             self._client.publish(
                 self._topic("status"), self._status("offline"), qos=1, retain=True

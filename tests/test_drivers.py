@@ -16,7 +16,7 @@ from contract.messages import HealthMessage, RepMessage, decode
 from contract.mqtt import connect, make_client
 from contract.recording import Chunk
 from edge.analysis import AnalysisSettings, Rep, RepAnalysis
-from edge.config import EdgeConfig, SensorSettings, SimSettings, StationSettings
+from edge.config import EdgeConfig, SensorSettings, SimSettings, StateSettings, StationSettings
 from edge.daemon import run_edge
 from edge.sources import sim_spec
 from hardware import icm42688, nau7802
@@ -170,7 +170,7 @@ def test_the_emulated_bar_gives_the_reps_the_simulation_gives() -> None:
 
 
 def test_emulated_chips_to_influxdb_end_to_end(
-    mosquitto: LocalMosquitto, influxdb: LocalInfluxDB
+    mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, tmp_path: Path
 ) -> None:
     mqtt = MqttSettings(url=mosquitto.url)
     influx = InfluxSettings(url=influxdb.url)
@@ -181,6 +181,7 @@ def test_emulated_chips_to_influxdb_end_to_end(
         station=StationSettings(gym="g1", id="bar2"),
         sensor=SensorSettings(kind="emulated"),
         sim=SimSettings(lift="hip_thrust", reps=4, seed=64, realtime=False),
+        state=StateSettings(dir=tmp_path),
     )
     try:
         run_edge(station, threading.Event())
@@ -192,7 +193,7 @@ def test_emulated_chips_to_influxdb_end_to_end(
 
 
 def test_a_chip_that_vanishes_mid_set_is_reported_retried_and_recovered(
-    mosquitto: LocalMosquitto,
+    mosquitto: LocalMosquitto, tmp_path: Path
 ) -> None:
     mqtt = MqttSettings(url=mosquitto.url)
     health: list[HealthMessage] = []
@@ -205,6 +206,7 @@ def test_a_chip_that_vanishes_mid_set_is_reported_retried_and_recovered(
         station=StationSettings(gym="g1", id="bar3"),
         sensor=SensorSettings(kind="emulated"),
         sim=SimSettings(lift="squat", reps=6, seed=65, realtime=False, events=["gone:16:0.5"]),
+        state=StateSettings(dir=tmp_path),
     )
     reps: list[RepMessage] = []
     try:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 
 from barbell.services import LocalInfluxDB, LocalMosquitto
 from contract.config import MqttSettings
-from edge.config import EdgeConfig, SimSettings, StationSettings
+from edge.config import EdgeConfig, SimSettings, StateSettings, StationSettings
 from edge.daemon import run_edge
 from edge.sources import sim_spec
 from hardware.simulate import simulate
@@ -20,7 +21,7 @@ from tests.helpers import rows, wait_for
 
 @pytest.mark.parametrize("reps, seed", [(6, 11), (3, 12)])
 def test_every_simulated_rep_becomes_one_point(
-    mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, reps: int, seed: int
+    mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, reps: int, seed: int, tmp_path: Path
 ) -> None:
     mqtt = MqttSettings(url=mosquitto.url)
     influx = InfluxSettings(url=influxdb.url)
@@ -28,7 +29,12 @@ def test_every_simulated_rep_becomes_one_point(
     ingest.start()
     try:
         sim = SimSettings(lift="hip_thrust", sets=1, reps=reps, seed=seed, realtime=False)
-        station = EdgeConfig(mqtt=mqtt, station=StationSettings(gym="g1", id="bar1"), sim=sim)
+        station = EdgeConfig(
+            mqtt=mqtt,
+            station=StationSettings(gym="g1", id="bar1"),
+            sim=sim,
+            state=StateSettings(dir=tmp_path),
+        )
         run_edge(station, threading.Event())
         truth = simulate(sim_spec(station))
         expected = len(truth.truth.reps)

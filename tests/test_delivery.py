@@ -1,0 +1,132 @@
+"""Nothing the station measures is lost: broker outages and a killed daemon, on a real Mosquitto."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from barbell.services import LocalMosquitto
+from contract.config import MqttSettings
+from contract.messages import RepMessage, SetMessage, decode
+from contract.mqtt import connect, make_client
+from edge.daemon import OUTBOX_FILE
+from edge.outbox import Outbox
+from edge.publisher import Publisher
+from tests.helpers import wait_for
+
+
+class Subscriber:
+    """A persistent-session listener: the broker keeps its QoS 1 messages while it is away."""
+
+    def __init__(self, broker: LocalMosquitto, name: str) -> None:
+        self.msg_ids: list[str] = []
+        settings = MqttSettings(url=broker.url)
+        self.client = make_client(settings, name)
+        self.client.on_connect = lambda client, *args: client.subscribe("barbell/v1/+/+/#", qos=1)
+        self.client.on_message = self._on_message
+        connect(self.client, settings, clean_start=False)
+        wait_for(self.client.is_connected, what="the subscriber")
+
+    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        if message.topic.endswith(("/rep", "/set")):
+            decoded = decode(message.payload)
+            assert isinstance(decoded, RepMessage | SetMessage)
+            self.msg_ids.append(decoded.msg_id)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def subscriber(mosquitto: LocalMosquitto) -> Iterator[Subscriber]:
+    listener = Subscriber(mosquitto, "t-listener")
+    yield listener
+    listener.close()
+
+
+def _set_message(i: int) -> SetMessage:
+    return SetMessage(
+        msg_id=f"g1/bar1/s1/s{i}/set",
+        gym="g1",
+        station="bar1",
+        session_id="s1",
+        lift="rdl",
+        set_index=i,
+        reps=5,
+        t_start=10.0 * i,
+        t_end=10.0 * i + 8,
+    )
+
+
+def test_a_broker_restart_mid_stream_loses_nothing(
+    mosquitto: LocalMosquitto, subscriber: Subscriber, tmp_path: Path
+) -> None:
+    outbox = Outbox(tmp_path / OUTBOX_FILE)
+    publisher = Publisher(MqttSettings(url=mosquitto.url), "g1", "bar1", outbox)
+    publisher.start()
+    try:
+        for i in range(10):
+            publisher.submit(_set_message(i))
+        assert publisher.flush(10)
+        mosquitto.stop()  # the gym's broker goes down mid-set
+        for i in range(10, 25):
+            publisher.submit(_set_message(i))
+        assert outbox.depth == 15  # kept on disk, not lost
+        mosquitto.start()
+        assert publisher.flush(20)
+        wait_for(lambda: len(set(subscriber.msg_ids)) == 25, timeout_s=30, what="every message")
+    finally:
+        publisher.stop()
+        outbox.close()
+    assert set(subscriber.msg_ids) == {_set_message(i).msg_id for i in range(25)}
+
+
+def test_a_killed_daemon_delivers_every_unacknowledged_rep_after_a_restart(tmp_path: Path) -> None:
+    broker = LocalMosquitto()  # its port is chosen, but nothing listens there yet
+    environment = {
+        **os.environ,
+        "BARBELL_MQTT_URL": broker.url,
+        "BARBELL_STATE_DIR": str(tmp_path),
+        "BARBELL_SIM_REALTIME": "false",
+        "BARBELL_SIM_REPS": "4",
+        "BARBELL_STATION_GYM": "g1",
+        "BARBELL_STATION_ID": "bar1",
+    }
+    command = [sys.executable, "-m", "barbell.cli", "edge", "--sensor", "sim"]
+    first = subprocess.Popen(command, env=environment, stderr=subprocess.DEVNULL)
+    outbox_file = tmp_path / OUTBOX_FILE
+
+    def waiting() -> list[str]:
+        if not outbox_file.exists():
+            return []
+        with sqlite3.connect(outbox_file) as db:
+            return [row[0] for row in db.execute("SELECT msg_id FROM outbox")]
+
+    try:
+        wait_for(lambda: len(waiting()) == 5, what="4 reps and a set in the outbox")
+        unacked = waiting()
+        first.send_signal(signal.SIGKILL)  # a power cut, as far as the daemon knows
+        first.wait()
+    finally:
+        if first.poll() is None:
+            first.kill()
+    with broker:
+        listener = Subscriber(broker, "t-after-restart")
+        try:
+            second = subprocess.run(
+                command, env=environment, timeout=120, stderr=subprocess.DEVNULL
+            )
+            assert second.returncode == 0
+            wait_for(lambda: set(unacked) <= set(listener.msg_ids), what="the first run's reps")
+        finally:
+            listener.close()
+    assert not waiting()  # all acknowledged
