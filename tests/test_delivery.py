@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from contract.mqtt import connect, make_client
 from edge.daemon import OUTBOX_FILE
 from edge.outbox import Outbox
 from edge.publisher import Publisher
-from tests.helpers import wait_for
+from tests.helpers import TcpProxy, wait_for
 
 
 class Subscriber:
@@ -130,3 +131,29 @@ def test_a_killed_daemon_delivers_every_unacknowledged_rep_after_a_restart(tmp_p
         finally:
             listener.close()
     assert not waiting()  # all acknowledged
+
+
+def test_a_cut_connection_loses_nothing(
+    mosquitto: LocalMosquitto, subscriber: Subscriber, tmp_path: Path
+) -> None:
+    proxy = TcpProxy(mosquitto.port)
+    outbox = Outbox(tmp_path / OUTBOX_FILE)
+    publisher = Publisher(MqttSettings(url=f"mqtt://127.0.0.1:{proxy.port}"), "g1", "bar1", outbox)
+    publisher.start()
+    try:
+        for i in range(5):
+            publisher.submit(_set_message(i))
+        assert publisher.flush(10)
+        proxy.cut()
+        for i in range(5, 20):
+            publisher.submit(_set_message(i))
+        time.sleep(3)  # a short outage: the same path as a long one, in less test time
+        assert outbox.depth == 15
+        proxy.restore()
+        assert publisher.flush(30)
+        wait_for(lambda: len(set(subscriber.msg_ids)) == 20, timeout_s=30, what="every message")
+    finally:
+        publisher.stop()
+        outbox.close()
+        proxy.close()
+    assert set(subscriber.msg_ids) == {_set_message(i).msg_id for i in range(20)}
