@@ -13,12 +13,16 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
 
 from contract import config as layered
-from contract.errors import BarbellError
+from contract.errors import BarbellError, ConfigError
 from contract.lifts import LIFTS
 
 Command = Callable[[argparse.Namespace], int]
+T = TypeVar("T", bound=msgspec.Struct)
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -33,12 +37,28 @@ def _simulate(args: argparse.Namespace) -> int:
     return simulate_to_files(args)
 
 
+def _settings(cls: type[T], args: argparse.Namespace, flags: dict[str, dict[str, Any]]) -> T:
+    """The daemon's settings; with --check-config, report them and exit (1 if they are bad)."""
+    try:
+        config = layered.load(cls, args.config, flags=flags)
+    except ConfigError as exc:
+        if not args.check_config:
+            raise
+        print(f"barbell {args.command}: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    if args.check_config:
+        # Secrets live in files: the settings name the files, never what is in them.
+        print(msgspec.json.format(msgspec.json.encode(config)).decode())
+        raise SystemExit(0)
+    return config
+
+
 def _edge(args: argparse.Namespace) -> int:
     from edge.config import EdgeConfig
     from edge.daemon import run_edge
 
     flags = {"mqtt": {"url": args.mqtt_url}, "sensor": {"kind": args.sensor}}
-    config = layered.load(EdgeConfig, args.config, flags=flags)
+    config = _settings(EdgeConfig, args, flags)
     stop = _stop_on_signals()
     sent = run_edge(config, stop)
     logging.info("published %d messages", sent)
@@ -50,7 +70,7 @@ def _server(args: argparse.Namespace) -> int:
     from server.config import ServerConfig
 
     flags = {"mqtt": {"url": args.mqtt_url}, "influx": {"url": args.influx_url}}
-    config = layered.load(ServerConfig, args.config, flags=flags)
+    config = _settings(ServerConfig, args, flags)
     run_server(config, _stop_on_signals())
     return 0
 
@@ -113,11 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
     edge.add_argument("--config", type=Path, help="TOML settings file")
     edge.add_argument("--sensor", choices=["i2c", "emulated", "sim"])
     edge.add_argument("--mqtt-url")
+    edge.add_argument("--check-config", action="store_true", help="validate, print, and exit")
 
     server = command("server", _server, "ingest into InfluxDB")
     server.add_argument("--config", type=Path, help="TOML settings file")
     server.add_argument("--mqtt-url")
     server.add_argument("--influx-url")
+    server.add_argument("--check-config", action="store_true", help="validate, print, and exit")
 
     replay = command("replay", _replay, "run the edge analysis on a recording")
     replay.add_argument("file")

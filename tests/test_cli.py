@@ -156,3 +156,17 @@ def test_record_writes_what_replay_reads(tmp_path: Path) -> None:
     messages = [decode(line.encode()) for line in replayed.stdout.splitlines()]
     reps = [m for m in messages if isinstance(m, RepMessage)]
     assert len(reps) == 3
+
+
+def test_check_config_prints_the_settings_or_one_line_and_exit_1(tmp_path: Path) -> None:
+    good = tmp_path / "edge.toml"
+    good.write_text('[station]\ngym = "g7"\n[faults.squat]\nbar_tilt_deg = 4.0\n')
+    result = barbell("edge", "--config", str(good), "--check-config")
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert shown["station"]["gym"] == "g7" and shown["faults"]["squat"]["bar_tilt_deg"] == 4.0
+    bad = tmp_path / "server.toml"
+    bad.write_text('[influx]\napi = 3\n')
+    result = barbell("server", "--config", str(bad), "--check-config")
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1 and "influx.api" in result.stderr
