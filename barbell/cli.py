@@ -48,7 +48,7 @@ def _settings(cls: type[T], args: argparse.Namespace, flags: dict[str, dict[str,
         raise SystemExit(1) from None
     if args.check_config:
         # Secrets live in files: the settings name the files, never what is in them.
-        print(msgspec.json.format(msgspec.json.encode(config)).decode())
+        print(msgspec.json.format(msgspec.json.encode(config, enc_hook=str)).decode())
         raise SystemExit(0)
     return config
 
