@@ -17,6 +17,7 @@ from edge.publisher import Publisher
 from edge.reference import Reference
 from edge.session import Session, SessionInfo
 from edge.sources import open_source
+from edge.watchdog import Systemd
 
 if TYPE_CHECKING:
     from edge.cue import FormCue
@@ -74,9 +75,12 @@ def run_edge(
             on_message(message)
 
     source = open_source(config, stop, report)
+    systemd = Systemd()
+    systemd.ready()
     sent = 0
     try:
         for chunk in source:
+            systemd.alive()
             events = analysis.feed(chunk)
             for event in events:
                 if isinstance(event, Cue) and cue is not None:
@@ -99,6 +103,7 @@ def run_edge(
         if not publisher.flush(FLUSH_S):
             log.warning("%d messages wait in the outbox for the broker", outbox.depth)
     finally:
+        systemd.stopping()
         publisher.stop()
         outbox.close()
         if cue is not None:

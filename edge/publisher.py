@@ -95,11 +95,10 @@ class Publisher:
                     self._in_flight[info.mid] = stored.seq
                     self._sent_to = stored.seq
 
-    def start(self, timeout_s: float = 10.0) -> None:
+    def start(self) -> None:
+        """Connect in the background: measuring does not wait for the broker, the outbox does."""
         connect(self._client, self._settings)
         self._sender.start()
-        if not self._connected.wait(timeout_s):
-            log.warning("no broker at %s yet; messages wait in the outbox", self._settings.url)
 
     def submit(self, message: Stored) -> None:
         """Keep the message on disk, then send it when the broker can take it."""

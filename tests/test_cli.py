@@ -166,7 +166,7 @@ def test_check_config_prints_the_settings_or_one_line_and_exit_1(tmp_path: Path)
     shown = json.loads(result.stdout)
     assert shown["station"]["gym"] == "g7" and shown["faults"]["squat"]["bar_tilt_deg"] == 4.0
     bad = tmp_path / "server.toml"
-    bad.write_text('[influx]\napi = 3\n')
+    bad.write_text("[influx]\napi = 3\n")
     result = barbell("server", "--config", str(bad), "--check-config")
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1 and "influx.api" in result.stderr
