@@ -96,13 +96,41 @@ class HealthMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbe
     sensor_error: str | None = None  # a fault the sensor reported, in words
 
 
+class CommandMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbell.cmd/1"):
+    """To a station on `…/cmd`. Each action names the fields it needs; others are refused."""
+
+    action: Literal["set_athlete", "set_lift", "set_load", "end_set", "seed_reference"]
+    athlete: Annotated[str, Meta(max_length=100)] | None = None
+    lift: LiftOrAuto | None = None
+    load_kg: Annotated[float, Meta(gt=0, le=1000)] | None = None
+    rom_m: Annotated[float, Meta(gt=0, le=1.5)] | None = None
+    drift_ap_m: Annotated[float, Meta(ge=0, le=0.5)] | None = None
+
+    def __post_init__(self) -> None:
+        needed = NEEDS[self.action]
+        missing = [name for name in needed if getattr(self, name) is None]
+        extra = [n for n in OPTIONAL if n not in needed and getattr(self, n) is not None]
+        if missing or extra:
+            raise ValueError(f"{self.action} needs {', '.join(needed) or 'no field'}")
+
+
+NEEDS: dict[str, tuple[str, ...]] = {
+    "set_athlete": ("athlete",),
+    "set_lift": ("lift",),
+    "set_load": ("load_kg",),
+    "end_set": (),
+    "seed_reference": ("rom_m", "drift_ap_m"),
+}
+OPTIONAL = ("athlete", "lift", "load_kg", "rom_m", "drift_ap_m")
+
+
 class StatusMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbell.status/1"):
     state: Literal["online", "offline"]
     version: str
     since: float
 
 
-Message = RepMessage | SetMessage | HealthMessage | StatusMessage
+Message = RepMessage | SetMessage | HealthMessage | CommandMessage | StatusMessage
 
 _encoder = msgspec.json.Encoder()
 _decoder: msgspec.json.Decoder[Message] = msgspec.json.Decoder(Message)

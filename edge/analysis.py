@@ -8,6 +8,7 @@ no velocity is ever derived from it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -177,8 +178,16 @@ class RepAnalysis:
         return events
 
     def finish(self) -> list[Event]:
-        """Close the open set at the end of the stream."""
+        """Close the open set (at the end of the stream, or when told the set is over)."""
         return self._end_set()
+
+    def use_load(self, load_kg: float | None) -> None:
+        """The load changed between sets (for power when there are no load cells)."""
+        self.settings = dataclasses.replace(self.settings, load_kg=load_kg)
+
+    def use_reference(self, reference: Reference) -> None:
+        """Judge from this athlete profile on (learning continues from it)."""
+        self._reference = reference
 
     def _closed(self, segment: Segment) -> list[Event]:
         """A segment ended at a rest: its velocity is corrected, so its last phases are final."""

@@ -5,18 +5,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from contract.messages import HealthMessage, RepMessage, SetMessage
-from edge.analysis import AnalysisSettings, Cue, RepAnalysis, SensorIssue
+from edge.analysis import Cue, SensorIssue
+from edge.commands import CommandInbox
 from edge.config import EdgeConfig
 from edge.outbox import Outbox, OutboxFull
 from edge.publisher import Publisher
-from edge.reference import Reference
-from edge.session import Session, SessionInfo
 from edge.sources import open_source
+from edge.station import Station
 from edge.watchdog import Systemd
 
 if TYPE_CHECKING:
@@ -33,55 +32,48 @@ def run_edge(
     on_message: Callable[[RepMessage | SetMessage], None] | None = None,
 ) -> int:
     """Run until the source ends or `stop` is set; returns the number of messages published."""
-    lift = config.sim.lift
-
-    analysis = RepAnalysis(
-        AnalysisSettings(
-            lift=lift,
-            load_kg=config.sim.load_kg,
-            thresholds=config.thresholds(lift),
-            reference=Reference(config.reference.rom_m, config.reference.drift_ap_m),
-        )
-    )
+    station = Station(config)
     cue = _open_cue(config)
-    session = Session(
-        SessionInfo(
-            gym=config.station.gym,
-            station=config.station.id,
-            session_id=time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6],
-            lift=lift,
-            athlete=config.sim.athlete,
-            load_kg=config.sim.load_kg,
-            epoch_offset_s=time.time(),
-        )
-    )
     outbox = Outbox(config.state.dir / OUTBOX_FILE)
-    publisher = Publisher(config.mqtt, config.station.gym, config.station.id, outbox)
-    publisher.start()
 
     def report(problem: str) -> None:
         log.warning("%s", problem)
-        health = HealthMessage(
-            gym=config.station.gym, station=config.station.id, t=time.time(), sensor_error=problem
+        publisher.publish_now(
+            HealthMessage(
+                gym=config.station.gym,
+                station=config.station.id,
+                t=time.time(),
+                sensor_error=problem,
+            )
         )
-        publisher.publish_now(health)
 
-    def send(message: RepMessage | SetMessage) -> None:
-        try:
-            publisher.submit(message)
-        except OutboxFull as exc:
-            report(str(exc))
-        if on_message:
-            on_message(message)
+    commands = CommandInbox(report)
+    publisher = Publisher(
+        config.mqtt, config.station.gym, config.station.id, outbox, on_command=commands.deliver
+    )
+    publisher.start()
+    sent = 0
+
+    def send(messages: list[RepMessage | SetMessage]) -> None:
+        nonlocal sent
+        for message in messages:
+            try:
+                publisher.submit(message)
+            except OutboxFull as exc:
+                report(str(exc))
+            sent += 1
+            if on_message:
+                on_message(message)
 
     source = open_source(config, stop, report)
     systemd = Systemd()
     systemd.ready()
-    sent = 0
     try:
         for chunk in source:
             systemd.alive()
-            events = analysis.feed(chunk)
+            for command in commands.take():
+                send(station.apply(command))
+            events = station.feed(chunk)
             for event in events:
                 if isinstance(event, Cue) and cue is not None:
                     cue.signal(event.severity)
@@ -94,12 +86,8 @@ def run_edge(
                     )
             if stop.is_set():
                 break
-            for message in session.messages(events):
-                send(message)
-                sent += 1
-        for message in session.messages(analysis.finish()):
-            send(message)
-            sent += 1
+            send(station.messages(events))
+        send(station.messages(station.analysis.finish()))
         if not publisher.flush(FLUSH_S):
             log.warning("%d messages wait in the outbox for the broker", outbox.depth)
     finally:

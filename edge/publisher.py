@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 
@@ -28,7 +29,15 @@ KINDS: dict[type, topics.Kind] = {RepMessage: "rep", SetMessage: "set", HealthMe
 
 
 class Publisher:
-    def __init__(self, settings: MqttSettings, gym: str, station: str, outbox: Outbox) -> None:
+    def __init__(
+        self,
+        settings: MqttSettings,
+        gym: str,
+        station: str,
+        outbox: Outbox,
+        on_command: Callable[[bytes], None] | None = None,
+    ) -> None:
+        """`on_command` receives each payload sent to the station's `…/cmd` topic."""
         self.gym, self.station = gym, station
         self.outbox = outbox
         self._settings = settings
@@ -44,6 +53,8 @@ class Publisher:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
+        self._client.on_message = self._on_message
+        self._on_command = on_command
         self._client.will_set(self._topic("status"), self._status("offline"), qos=1, retain=True)
         self._sender = threading.Thread(target=self._send, name="outbox-sender", daemon=True)
 
@@ -59,6 +70,8 @@ class Publisher:
             log.warning("broker refused the connection: %s", reason)
             return
         client.publish(self._topic("status"), self._status("online"), qos=1, retain=True)
+        if self._on_command is not None:
+            client.subscribe(self._topic("cmd"), qos=1)
         with self._lock:  # whatever was not acknowledged goes again
             self._in_flight.clear()
             self._sent_to = 0
@@ -71,6 +84,10 @@ class Publisher:
         if self._connected.is_set():
             log.warning("broker connection lost (%s); messages wait in the outbox", reason)
         self._connected.clear()
+
+    def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        if self._on_command is not None and message.topic == self._topic("cmd"):
+            self._on_command(bytes(message.payload))
 
     def _on_publish(self, client, userdata, mid, reason, properties) -> None:
         with self._lock:

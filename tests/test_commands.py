@@ -1,0 +1,105 @@
+"""Commands to a station: applied between drains, refused in one clear line when bad."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+from barbell.services import LocalMosquitto
+from contract.config import MqttSettings
+from contract.messages import CommandMessage, HealthMessage, RepMessage, SetMessage, decode, encode
+from contract.mqtt import connect, make_client
+from edge.config import EdgeConfig, SimSettings, StateSettings, StationSettings
+from edge.daemon import run_edge
+from edge.sources import sim_spec
+from edge.station import Station
+from hardware.simulate import simulate
+from tests.helpers import wait_for
+
+
+def feed_all(station: Station, config: EdgeConfig, stop_at_s: float | None = None) -> list:
+    messages = []
+    for chunk in simulate(sim_spec(config)).recording.split(50):
+        if stop_at_s is not None and chunk.t[0] >= stop_at_s:
+            break
+        messages += station.messages(station.feed(chunk))
+    return messages
+
+
+def test_commands_change_who_what_and_how_much_without_reusing_a_msg_id() -> None:
+    config = EdgeConfig(sim=SimSettings(lift="hip_thrust", reps=4, seed=71, athlete="ana"))
+    station = Station(config)
+    first = feed_all(station, config)
+    closed = station.apply(CommandMessage(action="end_set"))
+    assert [type(m) for m in closed] == [SetMessage]
+    station.apply(CommandMessage(action="set_load", load_kg=120.0))
+    assert station.session.info.load_kg == 120.0
+    session = station.session.info.session_id
+    station.apply(CommandMessage(action="set_athlete", athlete="bo"))
+    assert station.session.info.athlete == "bo" and station.session.info.session_id != session
+    second = feed_all(station, config)
+    reps = [m for m in first + second if isinstance(m, RepMessage)]
+    assert {m.athlete for m in reps} == {"ana", "bo"}
+    ids = [m.msg_id for m in first + closed + second]
+    assert len(ids) == len(set(ids))
+
+
+def test_a_seeded_reference_judges_the_next_rep_at_once() -> None:
+    config = EdgeConfig(sim=SimSettings(lift="hip_thrust", reps=3, seed=72))
+    station = Station(config)
+    station.apply(CommandMessage(action="seed_reference", rom_m=0.3, drift_ap_m=0.03))
+    reps = [m for m in feed_all(station, config) if isinstance(m, RepMessage)]
+    assert reps and reps[0].unjudged == []
+
+
+def test_bad_commands_are_refused_in_one_line_and_the_station_carries_on(
+    mosquitto: LocalMosquitto, tmp_path: Path
+) -> None:
+    settings = MqttSettings(url=mosquitto.url)
+    health: list[str] = []
+    coach = make_client(settings, "t-coach")
+    coach.on_connect = lambda client, *args: client.subscribe("barbell/v1/g1/bar4/health", qos=1)
+
+    def on_health(client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        report = decode(message.payload)
+        assert isinstance(report, HealthMessage)
+        health.append(report.sensor_error or "")
+
+    coach.on_message = on_health
+    connect(coach, settings, clean_start=True)
+    wait_for(coach.is_connected, what="the coach's client")
+    config = EdgeConfig(
+        mqtt=settings,
+        station=StationSettings(gym="g1", id="bar4"),
+        sim=SimSettings(lift="glute_bridge", reps=3, seed=73, athlete="ana"),  # in real time
+        state=StateSettings(dir=tmp_path),
+    )
+    reps: list[RepMessage] = []
+    daemon = threading.Thread(
+        target=run_edge,
+        args=(config, threading.Event()),
+        kwargs={"on_message": lambda m: reps.append(m) if isinstance(m, RepMessage) else None},
+    )
+    daemon.start()
+    bad = [
+        b"not json",
+        b'{"schema": "barbell.cmd/1", "action": "launch"}',
+        b'{"schema": "barbell.cmd/1", "action": "set_load"}',
+        encode(CommandMessage(action="end_set")).replace(b"cmd/1", b"cmd/9"),
+    ]
+    try:
+        wait_for(lambda: len(reps) >= 1, timeout_s=30, what="the first rep")
+        for payload in bad:
+            coach.publish("barbell/v1/g1/bar4/cmd", payload, qos=1).wait_for_publish(5)
+        wait_for(lambda: len(health) == len(bad), what="four refusals")
+        daemon.join(60)
+    finally:
+        coach.disconnect()
+        coach.loop_stop()
+    assert not daemon.is_alive()
+    assert all(text.startswith("command refused: ") and "\n" not in text for text in health)
+    assert "set_load needs load_kg" in health[2]
+    truth = simulate(sim_spec(config)).truth.reps
+    assert len(reps) == len(truth)  # every rep of the set, bad commands or not
