@@ -10,6 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 from barbell.services import LocalInfluxDB
+from contract.config import MqttSettings
+from contract.messages import HealthMessage, Message, RepMessage, SetMessage, decode
+from contract.mqtt import connect, make_client
 
 
 def rows(influx: LocalInfluxDB, influxql: str) -> list[dict[str, Any]]:
@@ -95,3 +98,31 @@ class TcpProxy:
         self._closed = True
         self.cut()
         self._server.close()
+
+
+class Listener:
+    """An MQTT client that keeps every message on a topic, decoded (a coach's view). A persistent
+    one keeps its session, so the broker holds its QoS 1 messages while it is away."""
+
+    def __init__(self, url: str, name: str, topic: str, persistent: bool = False) -> None:
+        self.messages: list[Message] = []
+        settings = MqttSettings(url=url)
+        self.client = make_client(settings, name)
+        self.client.on_connect = lambda client, *args: client.subscribe(topic, qos=1)
+        self.client.on_message = lambda client, userdata, message: self.messages.append(
+            decode(message.payload)
+        )
+        connect(self.client, settings, clean_start=not persistent)
+        wait_for(self.client.is_connected, what=f"the listener on {topic}")
+
+    @property
+    def msg_ids(self) -> list[str]:
+        return [m.msg_id for m in self.messages if isinstance(m, RepMessage | SetMessage)]
+
+    @property
+    def health(self) -> list[HealthMessage]:
+        return [m for m in self.messages if isinstance(m, HealthMessage)]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()

@@ -5,18 +5,15 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
-
 from barbell.services import LocalMosquitto
 from contract.config import MqttSettings
-from contract.messages import CommandMessage, HealthMessage, RepMessage, SetMessage, decode, encode
-from contract.mqtt import connect, make_client
+from contract.messages import CommandMessage, RepMessage, SetMessage, encode
 from edge.config import EdgeConfig, SimSettings, StateSettings, StationSettings
 from edge.daemon import run_edge
 from edge.sources import sim_spec
 from edge.station import Station
 from hardware.simulate import simulate
-from tests.helpers import wait_for
+from tests.helpers import Listener, wait_for
 
 
 def feed_all(station: Station, config: EdgeConfig, stop_at_s: float | None = None) -> list:
@@ -58,18 +55,7 @@ def test_bad_commands_are_refused_in_one_line_and_the_station_carries_on(
     mosquitto: LocalMosquitto, tmp_path: Path
 ) -> None:
     settings = MqttSettings(url=mosquitto.url)
-    health: list[str] = []
-    coach = make_client(settings, "t-coach")
-    coach.on_connect = lambda client, *args: client.subscribe("barbell/v1/g1/bar4/health", qos=1)
-
-    def on_health(client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
-        report = decode(message.payload)
-        assert isinstance(report, HealthMessage)
-        health.append(report.sensor_error or "")
-
-    coach.on_message = on_health
-    connect(coach, settings, clean_start=True)
-    wait_for(coach.is_connected, what="the coach's client")
+    coach = Listener(mosquitto.url, "t-coach", "barbell/v1/g1/bar4/health")
     config = EdgeConfig(
         mqtt=settings,
         station=StationSettings(gym="g1", id="bar4"),
@@ -92,13 +78,13 @@ def test_bad_commands_are_refused_in_one_line_and_the_station_carries_on(
     try:
         wait_for(lambda: len(reps) >= 1, timeout_s=30, what="the first rep")
         for payload in bad:
-            coach.publish("barbell/v1/g1/bar4/cmd", payload, qos=1).wait_for_publish(5)
-        wait_for(lambda: len(health) == len(bad), what="four refusals")
+            coach.client.publish("barbell/v1/g1/bar4/cmd", payload, qos=1).wait_for_publish(5)
+        wait_for(lambda: len(coach.health) == len(bad), what="four refusals")
         daemon.join(60)
     finally:
-        coach.disconnect()
-        coach.loop_stop()
+        coach.close()
     assert not daemon.is_alive()
+    health = [report.sensor_error or "" for report in coach.health]
     assert all(text.startswith("command refused: ") and "\n" not in text for text in health)
     assert "set_load needs load_kg" in health[2]
     truth = simulate(sim_spec(config)).truth.reps

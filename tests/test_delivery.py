@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -11,47 +12,34 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 
 from barbell.services import LocalMosquitto
 from contract.config import MqttSettings
-from contract.messages import RepMessage, SetMessage, decode
-from contract.mqtt import connect, make_client
+from contract.messages import SetMessage
 from edge.daemon import OUTBOX_FILE
 from edge.outbox import Outbox
 from edge.publisher import Publisher
-from tests.helpers import TcpProxy, wait_for
-
-
-class Subscriber:
-    """A persistent-session listener: the broker keeps its QoS 1 messages while it is away."""
-
-    def __init__(self, broker: LocalMosquitto, name: str) -> None:
-        self.msg_ids: list[str] = []
-        settings = MqttSettings(url=broker.url)
-        self.client = make_client(settings, name)
-        self.client.on_connect = lambda client, *args: client.subscribe("barbell/v1/+/+/#", qos=1)
-        self.client.on_message = self._on_message
-        connect(self.client, settings, clean_start=False)
-        wait_for(self.client.is_connected, what="the subscriber")
-
-    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
-        if message.topic.endswith(("/rep", "/set")):
-            decoded = decode(message.payload)
-            assert isinstance(decoded, RepMessage | SetMessage)
-            self.msg_ids.append(decoded.msg_id)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+from tests.helpers import Listener, TcpProxy, wait_for
 
 
 @pytest.fixture
-def subscriber(mosquitto: LocalMosquitto) -> Iterator[Subscriber]:
-    listener = Subscriber(mosquitto, "t-listener")
+def subscriber(mosquitto: LocalMosquitto) -> Iterator[Listener]:
+    listener = Listener(mosquitto.url, "t-listener", "barbell/v1/+/+/#", persistent=True)
     yield listener
     listener.close()
+
+
+@contextlib.contextmanager
+def publishing(url: str, state: Path) -> Iterator[tuple[Publisher, Outbox]]:
+    outbox = Outbox(state / OUTBOX_FILE)
+    publisher = Publisher(MqttSettings(url=url), "g1", "bar1", outbox)
+    publisher.start()
+    try:
+        yield publisher, outbox
+    finally:
+        publisher.stop()
+        outbox.close()
 
 
 def _set_message(i: int) -> SetMessage:
@@ -69,12 +57,9 @@ def _set_message(i: int) -> SetMessage:
 
 
 def test_a_broker_restart_mid_stream_loses_nothing(
-    mosquitto: LocalMosquitto, subscriber: Subscriber, tmp_path: Path
+    mosquitto: LocalMosquitto, subscriber: Listener, tmp_path: Path
 ) -> None:
-    outbox = Outbox(tmp_path / OUTBOX_FILE)
-    publisher = Publisher(MqttSettings(url=mosquitto.url), "g1", "bar1", outbox)
-    publisher.start()
-    try:
+    with publishing(mosquitto.url, tmp_path) as (publisher, outbox):
         for i in range(10):
             publisher.submit(_set_message(i))
         assert publisher.flush(10)
@@ -85,9 +70,6 @@ def test_a_broker_restart_mid_stream_loses_nothing(
         mosquitto.start()
         assert publisher.flush(20)
         wait_for(lambda: len(set(subscriber.msg_ids)) == 25, timeout_s=30, what="every message")
-    finally:
-        publisher.stop()
-        outbox.close()
     assert set(subscriber.msg_ids) == {_set_message(i).msg_id for i in range(25)}
 
 
@@ -121,7 +103,7 @@ def test_a_killed_daemon_delivers_every_unacknowledged_rep_after_a_restart(tmp_p
         if first.poll() is None:
             first.kill()
     with broker:
-        listener = Subscriber(broker, "t-after-restart")
+        listener = Listener(broker.url, "t-after-restart", "barbell/v1/+/+/#")
         try:
             second = subprocess.run(
                 command, env=environment, timeout=120, stderr=subprocess.DEVNULL
@@ -134,26 +116,22 @@ def test_a_killed_daemon_delivers_every_unacknowledged_rep_after_a_restart(tmp_p
 
 
 def test_a_cut_connection_loses_nothing(
-    mosquitto: LocalMosquitto, subscriber: Subscriber, tmp_path: Path
+    mosquitto: LocalMosquitto, subscriber: Listener, tmp_path: Path
 ) -> None:
     proxy = TcpProxy(mosquitto.port)
-    outbox = Outbox(tmp_path / OUTBOX_FILE)
-    publisher = Publisher(MqttSettings(url=f"mqtt://127.0.0.1:{proxy.port}"), "g1", "bar1", outbox)
-    publisher.start()
     try:
-        for i in range(5):
-            publisher.submit(_set_message(i))
-        assert publisher.flush(10)
-        proxy.cut()
-        for i in range(5, 20):
-            publisher.submit(_set_message(i))
-        time.sleep(3)  # a short outage: the same path as a long one, in less test time
-        assert outbox.depth == 15
-        proxy.restore()
-        assert publisher.flush(30)
-        wait_for(lambda: len(set(subscriber.msg_ids)) == 20, timeout_s=30, what="every message")
+        with publishing(f"mqtt://127.0.0.1:{proxy.port}", tmp_path) as (publisher, outbox):
+            for i in range(5):
+                publisher.submit(_set_message(i))
+            assert publisher.flush(10)
+            proxy.cut()
+            for i in range(5, 20):
+                publisher.submit(_set_message(i))
+            time.sleep(3)  # a short outage: the same path as a long one, in less test time
+            assert outbox.depth == 15
+            proxy.restore()
+            assert publisher.flush(30)
+            wait_for(lambda: len(set(subscriber.msg_ids)) == 20, timeout_s=30, what="every message")
     finally:
-        publisher.stop()
-        outbox.close()
         proxy.close()
     assert set(subscriber.msg_ids) == {_set_message(i).msg_id for i in range(20)}

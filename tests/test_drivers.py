@@ -12,8 +12,7 @@ import pytest
 from barbell.services import LocalInfluxDB, LocalMosquitto
 from contract.config import MqttSettings
 from contract.errors import DeviceMissing, FifoOverflow, InputError, WrongDevice
-from contract.messages import HealthMessage, RepMessage, decode
-from contract.mqtt import connect, make_client
+from contract.messages import RepMessage
 from contract.recording import Chunk
 from edge.analysis import AnalysisSettings, Rep, RepAnalysis
 from edge.config import EdgeConfig, SensorSettings, SimSettings, StateSettings, StationSettings
@@ -32,7 +31,7 @@ from hardware.simulate import SimSpec, simulate
 from server.config import InfluxSettings, ServerConfig
 from server.influx import V1Writer
 from server.ingest import Ingest
-from tests.helpers import rows, wait_for
+from tests.helpers import Listener, rows, wait_for
 
 
 @pytest.mark.parametrize("registers", [icm42688.REGISTERS, nau7802.REGISTERS])
@@ -196,11 +195,7 @@ def test_a_chip_that_vanishes_mid_set_is_reported_retried_and_recovered(
     mosquitto: LocalMosquitto, tmp_path: Path
 ) -> None:
     mqtt = MqttSettings(url=mosquitto.url)
-    health: list[HealthMessage] = []
-    watcher = make_client(mqtt, "t-health")
-    watcher.on_connect = lambda client, *args: client.subscribe("barbell/v1/g1/bar3/health", qos=1)
-    watcher.on_message = lambda client, userdata, message: health.append(decode(message.payload))
-    connect(watcher, mqtt, clean_start=True)
+    watcher = Listener(mosquitto.url, "t-health", "barbell/v1/g1/bar3/health")
     station = EdgeConfig(
         mqtt=mqtt,
         station=StationSettings(gym="g1", id="bar3"),
@@ -210,19 +205,18 @@ def test_a_chip_that_vanishes_mid_set_is_reported_retried_and_recovered(
     )
     reps: list[RepMessage] = []
     try:
-        wait_for(lambda: watcher.is_connected(), what="the watcher")
         run_edge(
             station,
             threading.Event(),
             on_message=lambda m: reps.append(m) if isinstance(m, RepMessage) else None,
         )
-        wait_for(lambda: bool(health), what="a health report")
+        wait_for(lambda: bool(watcher.health), what="a health report")
     finally:
-        watcher.disconnect()
-        watcher.loop_stop()
-    assert health[0].sensor_error is not None
-    assert "no device answered at 0x68 on emulated /dev/i2c-1" in health[0].sensor_error
-    assert "retrying" in health[0].sensor_error
+        watcher.close()
+    report = watcher.health[0].sensor_error
+    assert report is not None
+    assert "no device answered at 0x68 on emulated /dev/i2c-1" in report
+    assert "retrying" in report
     truth = simulate(sim_spec(station)).truth.reps
     after = [t for t in truth if t.t_start > 16.5]
     assert after and len(reps) >= len(truth) - 1  # at most the rep the outage cut is lost
