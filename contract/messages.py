@@ -88,11 +88,15 @@ class SetMessage(SetContext, kw_only=True, tag="barbell.set/1"):
 
 
 class HealthMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbell.health/1"):
-    """How the station is doing; sent when something changes (more fields come with issue 7)."""
+    """How the station is doing: every few seconds, and at once when something goes wrong."""
 
     gym: Id
     station: Id
     t: float  # UTC epoch seconds
+    sample_rate_hz: float | None = None  # achieved over the last period
+    dropped_samples: int | None = None  # lost to gaps in the period
+    outbox_depth: int | None = None  # messages waiting for the broker
+    cpu_temp_c: float | None = None  # where the board tells
     sensor_error: str | None = None  # a fault the sensor reported, in words
 
 

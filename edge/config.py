@@ -19,6 +19,7 @@ Id = Annotated[str, Meta(pattern=ID_PATTERN)]
 class StationSettings(Section):
     gym: Id = "gym"
     id: Id = "bar1"
+    health_period_s: Annotated[float, Meta(gt=0)] = 10.0  # how often …/health reports
 
 
 class SensorSettings(Section):

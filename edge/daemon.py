@@ -12,6 +12,7 @@ from contract.messages import HealthMessage, RepMessage, SetMessage
 from edge.analysis import Cue, SensorIssue
 from edge.commands import CommandInbox
 from edge.config import EdgeConfig
+from edge.health import Health
 from edge.outbox import Outbox, OutboxFull
 from edge.publisher import Publisher
 from edge.sources import open_source
@@ -66,11 +67,15 @@ def run_edge(
                 on_message(message)
 
     source = open_source(config, stop, report)
+    health = Health(config.station.gym, config.station.id, config.station.health_period_s)
     systemd = Systemd()
     systemd.ready()
     try:
         for chunk in source:
             systemd.alive()
+            health.count(chunk, config.sensor.rate_hz)
+            if health.due():
+                publisher.publish_now(health.report(outbox.depth))
             for command in commands.take():
                 send(station.apply(command))
             events = station.feed(chunk)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
+
 from barbell.services import LocalMosquitto
 from contract.config import MqttSettings
 from contract.messages import CommandMessage, RepMessage, SetMessage, encode
@@ -89,3 +91,26 @@ def test_bad_commands_are_refused_in_one_line_and_the_station_carries_on(
     assert "set_load needs load_kg" in health[2]
     truth = simulate(sim_spec(config)).truth.reps
     assert len(reps) == len(truth)  # every rep of the set, bad commands or not
+
+
+def test_health_reports_rate_drops_and_outbox_depth(
+    mosquitto: LocalMosquitto, tmp_path: Path
+) -> None:
+    coach = Listener(mosquitto.url, "t-health-rate", "barbell/v1/g1/bar5/health")
+    config = EdgeConfig(
+        mqtt=MqttSettings(url=mosquitto.url),
+        station=StationSettings(gym="g1", id="bar5", health_period_s=1.0),
+        sim=SimSettings(lift="squat", reps=1, seed=74, events=["gone:3:0.4"]),  # in real time
+        state=StateSettings(dir=tmp_path),
+    )
+    try:
+        run_edge(config, threading.Event())
+        wait_for(lambda: len(coach.health) >= 4, what="health reports")
+    finally:
+        coach.close()
+    periodic = [h for h in coach.health if h.sample_rate_hz is not None]
+    assert all(800 <= h.sample_rate_hz <= 1100 for h in periodic[1:-1] if h.dropped_samples == 0)
+    assert sum(h.dropped_samples or 0 for h in periodic) == pytest.approx(
+        400, abs=30
+    )  # the 0.4 s gap
+    assert all(h.outbox_depth is not None and h.outbox_depth >= 0 for h in periodic)
