@@ -24,10 +24,11 @@ from edge.phases import Phase, PhaseSettings, split
 from edge.reference import Reference
 from edge.reps import RepAssembler, RepSettings
 from edge.stillness import Stillness, StillnessSettings
-from edge.track import REST, Segment, Track, TrackSettings
+from edge.track import FL, FR, REST, Segment, Track, TrackSettings
 
 ACCEL_RANGE_MPS2 = 16 * G  # the IMU's full scale: readings at the rail are clipped
 GYRO_RANGE_RADPS = 2000 / DEG_PER_RAD
+MIN_WEIGHINGS = 40  # load-cell samples at rest before the load is trusted (0.5 s at 80 SPS)
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ class RepAnalysis:
         self._pause_before: dict[int, float] = {}
         self._done = 0  # samples before this global index have been cut into phases
         self._levelled = False  # the attitude has been re-levelled during this rest
+        self._weighed: list[float] = []  # total load-cell force (N) during the current rest
         self._set_index = 0
         self._set_reps: list[Rep] = []
         self._thresholds = s.thresholds or thresholds_for(s.lift)
@@ -160,7 +162,9 @@ class RepAnalysis:
             quiet,
             self._stillness.window,
         )
-        at_rest = self._track.rows(self._track.end - len(chunk), self._track.end)[:, REST] == 1.0
+        rows = self._track.rows(self._track.end - len(chunk), self._track.end)
+        at_rest = rows[:, REST] == 1.0
+        self._weigh(rows, at_rest)
         if at_rest.any():  # only a confirmed rest: a slow roll can pass the stillness test
             self._orientation.learn_gyro_bias(chunk.gyro_radps[at_rest])
             if at_rest[-1] and not self._levelled:  # once a rest: its first chunk will do
@@ -176,6 +180,21 @@ class RepAnalysis:
         events += self._maybe_end_set(float(t[-1]))
         self._track.trim(self._keep_from())
         return events
+
+    @property
+    def resting_load_kg(self) -> float | None:
+        """The load on the cells (plates and bar) while the bar rests, once they have had half a
+        second of it; None while it moves, or with no load cells."""
+        if len(self._weighed) < MIN_WEIGHINGS:
+            return None
+        return float(np.mean(self._weighed)) / G
+
+    def _weigh(self, rows: np.ndarray, at_rest: np.ndarray) -> None:
+        if not at_rest.all():
+            self._weighed.clear()  # the bar moved: start again at the next rest
+        forces = rows[at_rest][:, [FL, FR]]
+        forces = forces[~np.isnan(forces).any(axis=1)]
+        self._weighed.extend(forces.sum(axis=1).tolist())
 
     def finish(self) -> list[Event]:
         """Close the open set (at the end of the stream, or when told the set is over)."""

@@ -4,6 +4,7 @@ change it between drains. A new athlete or lift is a new session, so no msg_id i
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 import uuid
 
@@ -13,6 +14,9 @@ from edge.analysis import AnalysisSettings, Event, RepAnalysis
 from edge.config import EdgeConfig
 from edge.reference import Reference
 from edge.session import Session, SessionInfo
+
+log = logging.getLogger(__name__)
+LOAD_STEP_KG = 1.0  # a change smaller than this is the cells' noise, not a plate
 
 
 class Station:
@@ -45,7 +49,23 @@ class Station:
         )
 
     def feed(self, chunk: Chunk) -> list[Event]:
-        return self.analysis.feed(chunk)
+        events = self.analysis.feed(chunk)
+        self._weigh()
+        return events
+
+    def _weigh(self) -> None:
+        """Nobody has to type the load: at rest the cells carry plates and bar."""
+        measured = self.analysis.resting_load_kg
+        if measured is None:
+            return
+        load = round(2 * measured) / 2  # plates come in 1.25 kg: half a kilo is plenty
+        if (
+            self.session.info.load_kg is None
+            or abs(load - self.session.info.load_kg) >= LOAD_STEP_KG
+        ):
+            log.info("load on the bar: %.1f kg", load)
+            self.session.info = dataclasses.replace(self.session.info, load_kg=load)
+            self.analysis.use_load(load)
 
     def messages(self, events: list[Event]) -> list[RepMessage | SetMessage]:
         return self.session.messages(events)

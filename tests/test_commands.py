@@ -114,3 +114,14 @@ def test_health_reports_rate_drops_and_outbox_depth(
         400, abs=30
     )  # the 0.4 s gap
     assert all(h.outbox_depth is not None and h.outbox_depth >= 0 for h in periodic)
+
+
+def test_the_load_is_read_from_the_cells_at_rest_not_typed() -> None:
+    config = EdgeConfig(sim=SimSettings(lift="squat", reps=3, seed=75, load_kg=117.5))
+    typed_wrong = EdgeConfig(sim=SimSettings(lift="squat", reps=3, seed=75, load_kg=60.0))
+    station = Station(typed_wrong)  # somebody typed 60 kg
+    reps = []
+    for chunk in simulate(sim_spec(config)).recording.split(50):  # 117.5 kg on the bar
+        reps += [m for m in station.messages(station.feed(chunk)) if isinstance(m, RepMessage)]
+    assert len(reps) == 3
+    assert {rep.load_kg for rep in reps} == {117.5}
