@@ -53,6 +53,10 @@ def test_a_seeded_reference_judges_the_next_rep_at_once() -> None:
     assert reps and reps[0].unjudged == []
 
 
+def refusals(listener: Listener) -> list[str]:
+    return [h.sensor_error for h in listener.health if h.sensor_error]
+
+
 def test_bad_commands_are_refused_in_one_line_and_the_station_carries_on(
     mosquitto: LocalMosquitto, tmp_path: Path
 ) -> None:
@@ -81,12 +85,12 @@ def test_bad_commands_are_refused_in_one_line_and_the_station_carries_on(
         wait_for(lambda: len(reps) >= 1, timeout_s=30, what="the first rep")
         for payload in bad:
             coach.client.publish("barbell/v1/g1/bar4/cmd", payload, qos=1).wait_for_publish(5)
-        wait_for(lambda: len(coach.health) == len(bad), what="four refusals")
+        wait_for(lambda: len(refusals(coach)) == len(bad), what="four refusals")
         daemon.join(60)
     finally:
         coach.close()
     assert not daemon.is_alive()
-    health = [report.sensor_error or "" for report in coach.health]
+    health = refusals(coach)
     assert all(text.startswith("command refused: ") and "\n" not in text for text in health)
     assert "set_load needs load_kg" in health[2]
     truth = simulate(sim_spec(config)).truth.reps
