@@ -68,14 +68,20 @@ def calibrate_command(config: EdgeConfig, known_kg: float | None, seconds: float
         bar = EmulatedBar(rate_hz=int(config.sensor.rate_hz))
         sensor = bar.sensor
         pieces = simulate(sim_spec(config)).recording.split(round(DRAIN_S * config.sensor.rate_hz))
-        between = lambda: bar.feed(next(pieces))  # noqa: E731
+
+        def between() -> None:  # the simulated bar lies still before its set
+            bar.feed(next(pieces))
+
     else:
         from hardware.bar_sensor import open_bar
 
         sensor = open_bar(
             config.sensor.bus, int(config.sensor.rate_hz), (0.0, 0.0, 0.0), previous.scales()
         )
-        between = lambda: time.sleep(DRAIN_S)  # noqa: E731
+
+        def between() -> None:  # the chips fill their FIFOs meanwhile
+            time.sleep(DRAIN_S)
+
     sensor.setup()
     result = calibrate(sensor, previous, drains, known_kg, between)
     result.save(path)
