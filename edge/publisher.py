@@ -81,7 +81,7 @@ class Publisher:
             log.info("connected: resending %d unacknowledged messages", self.outbox.depth)
 
     def _on_disconnect(self, client, userdata, flags, reason, properties) -> None:
-        if self._connected.is_set():
+        if self._connected.is_set() and not self._stop.is_set():  # not our own goodbye
             log.warning("broker connection lost (%s); messages wait in the outbox", reason)
         self._connected.clear()
 
