@@ -5,12 +5,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from contract.errors import DeviceError
 from contract.recording import Chunk
 from edge.config import EdgeConfig
 from hardware.bar_sensor import BarSensor
-from hardware.simulate import SimSpec, simulate
+
+if TYPE_CHECKING:
+    from hardware.simulate import SimSpec
 
 DRAIN_S = 0.05  # a FIFO drain every 50 ms, as the real driver will do
 RETRY_S, MAX_RETRY_S = 0.1, 5.0  # back-off when a chip stops answering
@@ -21,6 +24,8 @@ CALIBRATION_FILE = "calibration.json"  # in the state dir, written by `barbell c
 
 def sim_spec(config: EdgeConfig) -> SimSpec:
     """The simulator's input for a `sim` or `emulated` station."""
+    from hardware.simulate import SimSpec  # only simulated stations load the simulator (scipy)
+
     sim = config.sim
     return SimSpec(
         lift="hip_thrust" if sim.lift == "auto" else sim.lift,
@@ -49,6 +54,8 @@ def _paced(recording: Chunk, config: EdgeConfig, stop: threading.Event) -> Itera
 
 def simulated(config: EdgeConfig, stop: threading.Event, report: Report) -> Iterator[Chunk]:
     """The simulator's session as a sensor would deliver it."""
+    from hardware.simulate import simulate
+
     yield from _paced(simulate(sim_spec(config)).recording, config, stop)
 
 
@@ -59,6 +66,7 @@ def emulated(config: EdgeConfig, stop: threading.Event, report: Report) -> Itera
     does.
     """
     from hardware.emulated.bar import EmulatedBar
+    from hardware.simulate import simulate
 
     simulation = simulate(sim_spec(config))
     outages = [(e.t_start, e.t_end) for e in simulation.truth.events if e.kind == "gone"]

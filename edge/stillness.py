@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
 
 @dataclass(frozen=True)
@@ -70,12 +69,26 @@ class Stillness:
         quiet = np.zeros(accel_mps2.shape[0], dtype=bool)
         if accel.shape[0] < window:
             return quiet
-        # Running max and min over the window ending at each sample (O(n), not O(n·window)).
-        trailing = (window - 1) // 2
-        swing = maximum_filter1d(accel, window, axis=0, origin=trailing)
-        swing -= minimum_filter1d(accel, window, axis=0, origin=trailing)
-        flat = swing.max(axis=1) < s.accel_ptp_mps2
-        calm = ~maximum_filter1d(unsettled, window, origin=trailing)
-        judged = (flat & calm)[window - 1 :]  # windows wholly inside the samples we have
+        # For each full window: max and −min of every axis in one pass, and whether any
+        # sample in it was unsettled (a running count).
+        extremes = trailing_max(np.hstack([accel, -accel]), window)
+        flat = (extremes[:, :3] + extremes[:, 3:]).max(axis=1) < s.accel_ptp_mps2
+        count = np.concatenate([[0], np.cumsum(unsettled)])
+        calm = count[window:] == count[:-window]
+        judged = flat & calm  # one per window ending at accel[window - 1:]
         quiet[-judged.size :] = judged[-quiet.size :]
         return quiet
+
+
+def trailing_max(values: np.ndarray, window: int) -> np.ndarray:
+    """Per column, the max of each full window of rows: row i of the result covers rows
+    i … i + window − 1 of `values`. O(n) whatever the window (van Herk and Gil-Werman's prefix
+    and suffix maxima over blocks), in numpy, so the edge needs no scipy."""
+    n, columns = values.shape
+    blocks = -(-n // window)
+    padded = np.full((blocks * window, columns), -np.inf)
+    padded[:n] = values
+    shaped = padded.reshape(blocks, window, columns)
+    prefix = np.maximum.accumulate(shaped, axis=1).reshape(-1, columns)
+    suffix = np.maximum.accumulate(shaped[:, ::-1], axis=1)[:, ::-1].reshape(-1, columns)
+    return np.maximum(suffix[: n - window + 1], prefix[window - 1 : n])

@@ -10,6 +10,7 @@ import pytest
 
 from contract.lifts import LIFTS
 from edge.analysis import AnalysisSettings, Event, Rep, RepAnalysis, SensorIssue, SetEnd
+from edge.stillness import trailing_max
 from hardware.simulate import RepTruth, SimSpec, Simulation, simulate
 
 
@@ -156,3 +157,12 @@ def test_broken_readings_are_reported_not_crashed_on(event: str, kind: str) -> N
 def test_an_empty_drain_is_nothing_to_report() -> None:
     empty = simulate(SimSpec(reps=1, seed=40)).recording[:0]
     assert RepAnalysis().feed(empty) == []
+
+
+@pytest.mark.parametrize("rows, window", [(110, 60), (1000, 3), (7, 2), (301, 61)])
+def test_the_trailing_window_max_agrees_with_scipy(rows: int, window: int) -> None:
+    from scipy.ndimage import maximum_filter1d
+
+    values = np.random.default_rng(rows).normal(size=(rows, 3))
+    expected = maximum_filter1d(values, window, axis=0, origin=(window - 1) // 2)
+    np.testing.assert_array_equal(trailing_max(values, window), expected[window - 1 :])
