@@ -17,7 +17,7 @@ import numpy as np
 from contract.lifts import CONCENTRIC_FIRST
 from contract.messages import Fault
 from contract.recording import Chunk
-from edge.faults import CONCENTRIC_CODES, Thresholds, judge, thresholds_for
+from edge.faults import CONCENTRIC_CODES, Judgement, Thresholds, judge, thresholds_for
 from edge.metrics import RepMetrics, measure
 from edge.orientation import DEG_PER_RAD, G, Orientation, OrientationSettings
 from edge.phases import Phase, PhaseSettings, split
@@ -112,7 +112,8 @@ class RepAnalysis:
         self._pause_before: dict[int, float] = {}
         self._done = 0  # samples before this global index have been cut into phases
         self._levelled = False  # the attitude has been re-levelled during this rest
-        self._weighed: list[float] = []  # total load-cell force (N) during the current rest
+        # Total load-cell force during the current rest: a running sum, as a rest can be long.
+        self._weighed_n, self._weighings = 0.0, 0
         self._set_index = 0
         self._set_reps: list[Rep] = []
         self._thresholds = s.thresholds or thresholds_for(s.lift)
@@ -185,16 +186,17 @@ class RepAnalysis:
     def resting_load_kg(self) -> float | None:
         """The load on the cells (plates and bar) while the bar rests, once they have had half a
         second of it; None while it moves, or with no load cells."""
-        if len(self._weighed) < MIN_WEIGHINGS:
+        if self._weighings < MIN_WEIGHINGS:
             return None
-        return float(np.mean(self._weighed)) / G
+        return self._weighed_n / self._weighings / G
 
     def _weigh(self, rows: np.ndarray, at_rest: np.ndarray) -> None:
         if not at_rest.all():
-            self._weighed.clear()  # the bar moved: start again at the next rest
+            self._weighed_n, self._weighings = 0.0, 0  # the bar moved: start again at the next rest
         forces = rows[at_rest][:, [FL, FR]]
         forces = forces[~np.isnan(forces).any(axis=1)]
-        self._weighed.extend(forces.sum(axis=1).tolist())
+        self._weighed_n += float(forces.sum())
+        self._weighings += len(forces)
 
     def finish(self) -> list[Event]:
         """Close the open set (at the end of the stream, or when told the set is over)."""
@@ -267,6 +269,7 @@ class RepAnalysis:
         """Nothing measured across bad data: taint the motion and start the attitude afresh."""
         self._track.taint()
         self._reps.interrupt()
+        self._cued = set()
         self._orientation.reset()
         self._stillness.reset()
 
@@ -289,9 +292,7 @@ class RepAnalysis:
             else self._pause_before[first.start]
         )
         metrics = measure(self._track, first, second, max(hold, 0.0), self.settings.load_kg)
-        best = max([r.mean_velocity_mps for r in self._set_reps] + [metrics.mean_velocity_mps])
-        loss = 100 * (1 - metrics.mean_velocity_mps / best)
-        verdict = judge(metrics, loss, self._reference, self._thresholds)
+        loss, verdict = self._judge(metrics)
         self._reference.learn(metrics.rom_m, metrics.drift_ap_m, {f.code for f in verdict.faults})
         rep = Rep(
             **vars(metrics),
@@ -316,12 +317,16 @@ class RepAnalysis:
         ):
             return []
         metrics = measure(self._track, phase, phase, float("inf"), self.settings.load_kg)
-        best = max([r.mean_velocity_mps for r in self._set_reps] + [metrics.mean_velocity_mps])
-        loss = 100 * (1 - metrics.mean_velocity_mps / best)
-        verdict = judge(metrics, loss, self._reference, self._thresholds)
+        _, verdict = self._judge(metrics)
         faults = tuple(f for f in verdict.faults if f.code in CONCENTRIC_CODES)
         self._cued = {f.code for f in faults}
         return [Cue(phase.t_stop, faults)] if faults else []
+
+    def _judge(self, metrics: RepMetrics) -> tuple[float, Judgement]:
+        """The velocity loss from the set's best rep so far, and the form judgement."""
+        best = max([r.mean_velocity_mps for r in self._set_reps] + [metrics.mean_velocity_mps])
+        loss = 100 * (1 - metrics.mean_velocity_mps / best)
+        return loss, judge(metrics, loss, self._reference, self._thresholds)
 
     def _maybe_end_set(self, now: float) -> list[Event]:
         idle = self._reps.pending is None  # not in the middle of a (slow) rep
@@ -346,6 +351,7 @@ class RepAnalysis:
         )
         self._set_index += 1
         self._set_reps = []
+        self._cued = set()
         self._reps.new_set()
         return [event]
 

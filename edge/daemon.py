@@ -60,9 +60,9 @@ def run_edge(
         for message in messages:
             try:
                 publisher.submit(message)
+                sent += 1
             except OutboxFull as exc:
                 report(str(exc))
-            sent += 1
             if on_message:
                 on_message(message)
 
@@ -89,9 +89,9 @@ def run_edge(
                         event.t,
                         event.samples,
                     )
+            send(station.messages(events))
             if stop.is_set():
                 break
-            send(station.messages(events))
         send(station.messages(station.analysis.finish()))
         if not publisher.flush(FLUSH_S):
             log.warning("%d messages wait in the outbox for the broker", outbox.depth)

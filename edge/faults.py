@@ -173,7 +173,6 @@ CONCENTRIC_CODES = frozenset(
         "grinding",
     }
 )
-REFERENCE_CODES = frozenset(rule.code for rule in RULES if rule.needs_reference)
 
 
 @dataclass(frozen=True)

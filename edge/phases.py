@@ -33,7 +33,6 @@ class Phase:
     t_start: float  # s, at zero velocity (interpolated between samples)
     t_stop: float
     travel_m: float  # signed vertical displacement
-    peak_mps: float  # fastest speed, unsigned
 
     @property
     def duration_s(self) -> float:
@@ -101,7 +100,6 @@ def split(
                 t_start=t_start,
                 t_stop=t_stop,
                 travel_m=float(z[hi] - z[lo]),
-                peak_mps=float(np.abs(v[lo : hi + 1]).max()),
             )
         )
     return phases

@@ -73,5 +73,4 @@ def _join(a: Phase, b: Phase) -> Phase:
         t_start=a.t_start,
         t_stop=b.t_stop,
         travel_m=a.travel_m + b.travel_m,
-        peak_mps=max(a.peak_mps, b.peak_mps),
     )
