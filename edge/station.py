@@ -64,8 +64,12 @@ class Station:
             or abs(load - self.session.info.load_kg) >= LOAD_STEP_KG
         ):
             log.info("load on the bar: %.1f kg", load)
-            self.session.info = dataclasses.replace(self.session.info, load_kg=load)
-            self.analysis.use_load(load)
+            self._use_load(load)
+
+    def _use_load(self, load_kg: float | None) -> None:
+        """The messages and the power figures both carry the load."""
+        self.session.info = dataclasses.replace(self.session.info, load_kg=load_kg)
+        self.analysis.use_load(load_kg)
 
     def messages(self, events: list[Event]) -> list[RepMessage | SetMessage]:
         return self.session.messages(events)
@@ -86,8 +90,7 @@ class Station:
             )
             self.analysis = self._analysis(Reference())
         elif command.action == "set_load":
-            self.session.info = dataclasses.replace(info, load_kg=command.load_kg)
-            self.analysis.use_load(command.load_kg)
+            self._use_load(command.load_kg)
         elif command.action == "seed_reference":
             self.analysis.use_reference(Reference(command.rom_m, command.drift_ap_m))
         return closed
