@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from contract.errors import DeviceError
@@ -37,6 +38,9 @@ def identify(bus: I2CBus, address: int) -> str | None:
 
 def probe(bus: I2CBus) -> list[Found]:
     found = []
+    # A mux keeps its last channel: closed, a chip behind it cannot pass for a direct one.
+    with contextlib.suppress(DeviceError):
+        bus.write_byte(nau7802.MUX_ADDRESS, 0)
     for address in SCAN:
         if address == nau7802.MUX_ADDRESS:
             try:

@@ -26,6 +26,7 @@ from hardware.emulated.icm42688 import EmulatedICM42688
 from hardware.emulated.nau7802 import EmulatedNAU7802
 from hardware.icm42688 import ICM42688
 from hardware.nau7802 import NAU7802, TCA9548A
+from hardware.probe import probe
 from hardware.registers import Field, Register, RegisterMap
 from hardware.simulate import SimSpec, simulate
 from server.config import InfluxSettings, ServerConfig
@@ -259,3 +260,10 @@ def test_calibration_refuses_a_moving_bar() -> None:
     pieces = lifting.split(50)
     with pytest.raises(InputError, match="moved"):
         calibrate(bar.sensor, Calibration(), 25, None, lambda: bar.feed(next(pieces)))
+
+
+def test_probe_is_not_fooled_by_a_mux_left_on_a_channel() -> None:
+    bar = EmulatedBar()
+    bar.bus.write_byte(nau7802.MUX_ADDRESS, 1 << 1)  # as a station that ran before leaves it
+    where = [(found.address, found.channel) for found in probe(bar.bus)]
+    assert where == [(0x68, None), (0x70, None), (0x2A, 0), (0x2A, 1)]
