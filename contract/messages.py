@@ -69,6 +69,9 @@ class RepMessage(SetContext, kw_only=True, tag="barbell.rep/1"):
     velocity_loss_pct: float | None = None
     faults: list[Fault] = msgspec.field(default_factory=list)
     unjudged: list[str] = msgspec.field(default_factory=list)  # rules with no reference yet
+    # Per fault code of this rep, how many reps in a row of this set have had it (this one
+    # included): set context computed at the edge, so any server process can alert on a streak.
+    fault_streaks: dict[str, Annotated[int, Meta(ge=1)]] = msgspec.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.t_start <= self.t_concentric_start <= self.t_concentric_end <= self.t_end:
@@ -103,7 +106,17 @@ class HealthMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbe
 class CommandMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbell.cmd/1"):
     """To a station on `…/cmd`. Each action names the fields it needs; others are refused."""
 
-    action: Literal["set_athlete", "set_lift", "set_load", "end_set", "seed_reference"]
+    action: Literal[
+        "start_session",
+        "stop_session",
+        "start_set",
+        "end_set",
+        "set_athlete",
+        "set_lift",
+        "set_load",
+        "tare",
+        "seed_reference",
+    ]
     athlete: Annotated[str, Meta(max_length=100)] | None = None
     lift: LiftOrAuto | None = None
     load_kg: Annotated[float, Meta(gt=0, le=1000)] | None = None
@@ -111,21 +124,30 @@ class CommandMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barb
     drift_ap_m: Annotated[float, Meta(ge=0, le=0.5)] | None = None
 
     def __post_init__(self) -> None:
-        needed = NEEDS[self.action]
-        missing = [name for name in needed if getattr(self, name) is None]
-        extra = [n for n in OPTIONAL if n not in needed and getattr(self, n) is not None]
+        needed, allowed = NEEDS[self.action], ALLOWS.get(self.action, ())
+        given = [
+            n for n in self.__struct_fields__ if n != "action" and getattr(self, n) is not None
+        ]
+        missing = [name for name in needed if name not in given]
+        extra = [name for name in given if name not in needed and name not in allowed]
         if missing or extra:
-            raise ValueError(f"{self.action} needs {', '.join(needed) or 'no field'}")
+            also = f" (and may give {', '.join(allowed)})" if allowed else ""
+            raise ValueError(f"{self.action} needs {', '.join(needed) or 'no field'}{also}")
 
 
 NEEDS: dict[str, tuple[str, ...]] = {
+    "start_session": (),
+    "stop_session": (),
+    "start_set": (),
+    "end_set": (),
     "set_athlete": ("athlete",),
     "set_lift": ("lift",),
     "set_load": ("load_kg",),
-    "end_set": (),
+    "tare": (),
     "seed_reference": ("rom_m", "drift_ap_m"),
 }
-OPTIONAL = ("athlete", "lift", "load_kg", "rom_m", "drift_ap_m")
+# A new session may name its athlete, lift and load at once.
+ALLOWS: dict[str, tuple[str, ...]] = {"start_session": ("athlete", "lift", "load_kg")}
 
 
 class StatusMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbell.status/1"):
@@ -134,7 +156,48 @@ class StatusMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbe
     since: float
 
 
-Message = RepMessage | SetMessage | HealthMessage | CommandMessage | StatusMessage
+class AlertMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbell.alert/1"):
+    """From the server on `…/alert` when a coach should look: form breaking down, a station
+    gone quiet, a sensor fault. `rep_ref` is the msg_id of the rep that raised it, if one did."""
+
+    rule: Annotated[str, Meta(min_length=1, max_length=100)]
+    severity: Severity
+    athlete: str
+    message: str
+    rep_ref: str | None = None
+    gym: Id
+    station: Id
+    lift: LiftOrAuto | None = None
+    t: float  # UTC epoch seconds
+
+
+class AdviceMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbell.advice/1"):
+    """From the server, retained on `…/advice`: the next session's load for an athlete and lift,
+    from their load–velocity profile. `next_load_kg` is None until there is enough history."""
+
+    gym: Id
+    station: Id
+    athlete: str
+    lift: LiftOrAuto
+    t: float  # UTC epoch seconds
+    next_load_kg: float | None
+    last_load_kg: float | None = None
+    e1rm_kg: float | None = None  # estimated 1RM: the profile at the lift's velocity at 1RM
+    v1rm_mps: float | None = None
+    step_kg: float  # the plate step the advice moves in
+    held_back: bool = False  # form faults last session: the load is not raised
+    reason: str  # in words, for the coach
+
+
+Message = (
+    RepMessage
+    | SetMessage
+    | HealthMessage
+    | CommandMessage
+    | StatusMessage
+    | AlertMessage
+    | AdviceMessage
+)
 
 _encoder = msgspec.json.Encoder()
 _decoder: msgspec.json.Decoder[Message] = msgspec.json.Decoder(Message)

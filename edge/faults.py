@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from contract.lifts import VELOCITY_AT_1RM_MPS as V1RM
 from contract.messages import Fault, Severity
 from edge.metrics import RepMetrics
 from edge.orientation import G
@@ -40,18 +41,21 @@ class Thresholds(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_field
     v1rm_mps: Annotated[float, Meta(gt=0, lt=1.5)] = 0.25  # MCV of a 1RM rep for this lift
 
 
-# v1RM from the literature (docs/simulator.md); hinge lifts judge hips shooting; lowering a
+# v1RM from contract.lifts; hinge lifts judge hips shooting; lowering a
 # deadlift fast is accepted technique, so its eccentric is not judged; the ROM of long lifts is
 # measured to a centimetre, so their overextension starts higher.
 DEFAULTS: dict[str, Thresholds] = {
-    "hip_thrust": Thresholds(v1rm_mps=0.25),
-    "glute_bridge": Thresholds(v1rm_mps=0.25),
-    "rdl": Thresholds(v1rm_mps=0.20, hip_shoot_stall_s=0.1, overextension_m=0.025),
+    "hip_thrust": Thresholds(v1rm_mps=V1RM["hip_thrust"]),
+    "glute_bridge": Thresholds(v1rm_mps=V1RM["glute_bridge"]),
+    "rdl": Thresholds(v1rm_mps=V1RM["rdl"], hip_shoot_stall_s=0.1, overextension_m=0.025),
     "deadlift": Thresholds(
-        v1rm_mps=0.15, hip_shoot_stall_s=0.1, fast_eccentric_ratio=None, overextension_m=0.03
+        v1rm_mps=V1RM["deadlift"],
+        hip_shoot_stall_s=0.1,
+        fast_eccentric_ratio=None,
+        overextension_m=0.03,
     ),
-    "squat": Thresholds(v1rm_mps=0.32, overextension_m=0.03),
-    "bench": Thresholds(v1rm_mps=0.17, bar_drift_m=0.05, overextension_m=0.025),
+    "squat": Thresholds(v1rm_mps=V1RM["squat"], overextension_m=0.03),
+    "bench": Thresholds(v1rm_mps=V1RM["bench"], bar_drift_m=0.05, overextension_m=0.025),
 }
 AUTO = Thresholds()
 

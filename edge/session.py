@@ -26,6 +26,8 @@ class SessionInfo:
 class Session:
     def __init__(self, info: SessionInfo) -> None:
         self.info = info
+        self._streaks: dict[str, int] = {}  # fault code → reps in a row with it, this set
+        self._streak_set = -1
 
     def messages(self, events: list[Event]) -> list[RepMessage | SetMessage]:
         """Wire messages for the reps and sets among the events (sensor issues are not)."""
@@ -52,6 +54,13 @@ class Session:
             "load_kg": i.load_kg,
         }
 
+    def _fault_streaks(self, rep: Rep) -> dict[str, int]:
+        if rep.set_index != self._streak_set:
+            self._streaks, self._streak_set = {}, rep.set_index
+        codes = {fault.code for fault in rep.faults}
+        self._streaks = {code: self._streaks.get(code, 0) + 1 for code in sorted(codes)}
+        return dict(self._streaks)
+
     def _rep(self, rep: Rep) -> RepMessage:
         base = self.info.epoch_offset_s
         return RepMessage(
@@ -76,6 +85,7 @@ class Session:
             velocity_loss_pct=round(rep.velocity_loss_pct, 2),
             faults=list(rep.faults),
             unjudged=list(rep.unjudged),
+            fault_streaks=self._fault_streaks(rep),
         )
 
     def _set(self, end: SetEnd) -> SetMessage:

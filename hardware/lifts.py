@@ -13,6 +13,7 @@ from typing import Literal
 import numpy as np
 
 from contract.lifts import CONCENTRIC_FIRST
+from contract.lifts import VELOCITY_AT_1RM_MPS as V1RM
 
 Setup = Literal["rack", "floor", "roll_onto_hips"]
 
@@ -56,34 +57,34 @@ PROFILES: dict[str, LiftProfile] = {
     p.name: p
     for p in (
         LiftProfile(
-            "hip_thrust", rom_m=(0.20, 0.35), mcv_by_load=_linear(1.03, 0.25),
+            "hip_thrust", rom_m=(0.20, 0.35), mcv_by_load=_linear(1.03, V1RM["hip_thrust"]),
             eccentric_s=(1.0, 1.5), top_pause_s=(0.5, 1.0), bottom_pause_s=(0.2, 0.6),
             drift_ap_m=(0.02, 0.05), setup="roll_onto_hips", rest_height_m=0.225,
         ),
         LiftProfile(
-            "glute_bridge", rom_m=(0.10, 0.20), mcv_by_load=_linear(0.80, 0.25),
+            "glute_bridge", rom_m=(0.10, 0.20), mcv_by_load=_linear(0.80, V1RM["glute_bridge"]),
             eccentric_s=(0.8, 1.2), top_pause_s=(0.5, 1.0), bottom_pause_s=(0.2, 0.6),
             drift_ap_m=(0.01, 0.03), setup="roll_onto_hips", rest_height_m=0.225,
         ),
         LiftProfile(
-            "rdl", rom_m=(0.30, 0.45), mcv_by_load=_linear(0.85, 0.20),
+            "rdl", rom_m=(0.30, 0.45), mcv_by_load=_linear(0.85, V1RM["rdl"]),
             eccentric_s=(1.5, 2.5), top_pause_s=(0.5, 1.0), bottom_pause_s=(0.0, 0.2),
             drift_ap_m=(0.01, 0.04), setup="floor", rest_height_m=0.225, hinge=True,
         ),
         LiftProfile(
-            "deadlift", rom_m=(0.50, 0.60), mcv_by_load=_linear(0.85, 0.15),
+            "deadlift", rom_m=(0.50, 0.60), mcv_by_load=_linear(0.85, V1RM["deadlift"]),
             eccentric_s=(0.6, 1.2), top_pause_s=(0.3, 1.0), bottom_pause_s=(1.0, 3.0),
             drift_ap_m=(0.01, 0.05), setup="floor", rest_height_m=0.225, hinge=True,
         ),
         LiftProfile(
             "squat", rom_m=(0.50, 0.70),
-            mcv_by_load=((0.4, 1.12), (0.6, 0.85), (0.8, 0.59), (1.0, 0.32)),
+            mcv_by_load=((0.4, 1.12), (0.6, 0.85), (0.8, 0.59), (1.0, V1RM["squat"])),
             eccentric_s=(1.2, 2.0), top_pause_s=(1.0, 3.0), bottom_pause_s=(0.0, 0.1),
             drift_ap_m=(0.01, 0.05), setup="rack", rest_height_m=1.40,
         ),
         LiftProfile(
             "bench", rom_m=(0.30, 0.45),
-            mcv_by_load=((0.4, 1.13), (0.6, 0.78), (0.8, 0.47), (1.0, 0.17)),
+            mcv_by_load=((0.4, 1.13), (0.6, 0.78), (0.8, 0.47), (1.0, V1RM["bench"])),
             eccentric_s=(1.0, 1.5), top_pause_s=(0.5, 1.5), bottom_pause_s=(0.0, 0.3),
             drift_ap_m=(0.05, 0.15), setup="rack", rest_height_m=0.95,
         ),

@@ -6,11 +6,12 @@ data itself is bad, 4xx), so the caller can hold a batch or dead-letter it.
 
 from __future__ import annotations
 
+import json
 import urllib.error
 import urllib.parse
 import urllib.request
 from base64 import b64encode
-from typing import Protocol
+from typing import Any, Protocol
 
 from contract.config import read_secret
 from contract.errors import BarbellError
@@ -18,7 +19,8 @@ from server.config import InfluxSettings
 
 
 class WriteError(BarbellError, ConnectionError):
-    """InfluxDB did not take the batch. `retry` says whether sending it again can help."""
+    """InfluxDB did not take the batch (or answer the query). `retry` says whether trying
+    again can help."""
 
     def __init__(self, message: str, retry: bool) -> None:
         super().__init__(message)
@@ -104,3 +106,50 @@ class V2Writer:
 
 def make_writer(settings: InfluxSettings) -> Writer:
     return V2Writer(settings) if settings.api == 2 else V1Writer(settings)
+
+
+class InfluxReader:
+    """InfluxQL through `/query`, which 1.x serves natively and 2.x/3.x through their v1
+    compatibility API (a DBRP mapping names the bucket as a database), so history is read the
+    same way whichever writer stores it."""
+
+    def __init__(self, settings: InfluxSettings, timeout_s: float = 10.0) -> None:
+        self._url = f"{settings.url.rstrip('/')}/query"
+        self._database = settings.database
+        self._headers: dict[str, str] = {}
+        if settings.api == 2:
+            self._headers["Authorization"] = f"Token {read_secret(settings.token_file) or ''}"
+            self._database = settings.bucket or settings.database
+        elif settings.username:
+            secret = f"{settings.username}:{read_secret(settings.password_file) or ''}"
+            self._headers["Authorization"] = "Basic " + b64encode(secret.encode()).decode()
+        self._timeout_s = timeout_s
+
+    def query(self, influxql: str) -> list[dict[str, Any]]:
+        """The result rows as dicts of column → value, series tags included."""
+        body = urllib.parse.urlencode({"q": influxql, "db": self._database}).encode()
+        request = urllib.request.Request(self._url, data=body, headers=self._headers)
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout_s) as response:
+                document = json.load(response)
+        except urllib.error.HTTPError as exc:
+            text = exc.read().decode(errors="replace")[:300]
+            raise WriteError(f"InfluxDB {exc.code}: {text}", _retryable(exc.code)) from None
+        except OSError as exc:
+            raise WriteError(f"InfluxDB unreachable: {exc}", retry=True) from None
+        rows: list[dict[str, Any]] = []
+        for result in document.get("results", []):
+            if "error" in result:
+                raise WriteError(f"InfluxQL error: {result['error']}", retry=False)
+            for series in result.get("series", []):
+                tags = series.get("tags", {})
+                columns = series["columns"]
+                rows += [
+                    dict(zip(columns, values, strict=True), **tags) for values in series["values"]
+                ]
+        return rows
+
+
+def quoted(value: str) -> str:
+    """A string literal for InfluxQL, safe for any athlete or station name."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -15,7 +15,7 @@ from influxdb_client import Point, WritePrecision
 from contract.messages import RepMessage, SetMessage
 
 TAGS = ("gym", "station", "athlete", "lift")
-_NOT_FIELDS = {*TAGS, "faults", "unjudged", "fault_counts", "t_concentric_end"}
+_NOT_FIELDS = {*TAGS, "faults", "unjudged", "fault_streaks", "fault_counts", "t_concentric_end"}
 
 
 def _ns(seconds: float) -> int:

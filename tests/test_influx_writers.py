@@ -16,7 +16,7 @@ import pytest
 from barbell.services import LocalInfluxDB, free_port
 from contract.messages import Fault, RepMessage
 from server.config import InfluxSettings
-from server.influx import V1Writer, V2Writer, WriteError
+from server.influx import InfluxReader, V1Writer, V2Writer, WriteError, quoted
 from server.points import line, points_for, rep_point
 from tests.helpers import rows
 
@@ -150,3 +150,16 @@ def test_a_resent_rep_overwrites_its_point(influxdb: LocalInfluxDB) -> None:
     for _ in range(3):
         writer.write([line(rep_point(_rep(7)))])
     assert len(rows(influxdb, 'SELECT * FROM "rep"')) == 1
+
+
+def test_reader_reads_back_what_was_written_and_quotes_any_name(influxdb: LocalInfluxDB) -> None:
+    settings = InfluxSettings(url=influxdb.url, database=influxdb.database)
+    awkward = "O'Brien \\ the second"
+    V1Writer(settings).write([line(rep_point(_rep(0, athlete=awkward)))])
+    reader = InfluxReader(settings)
+    found = reader.query(f"SELECT rom_m FROM rep WHERE athlete = {quoted(awkward)}")
+    assert [row["rom_m"] for row in found] == [0.25]
+    assert reader.query("SELECT rom_m FROM rep WHERE athlete = 'nobody'") == []
+    with pytest.raises(WriteError) as failure:
+        reader.query("SELECT FROM WHERE")
+    assert not failure.value.retry
