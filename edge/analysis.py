@@ -112,8 +112,8 @@ class RepAnalysis:
         self._pause_before: dict[int, float] = {}
         self._done = 0  # samples before this global index have been cut into phases
         self._levelled = False  # the attitude has been re-levelled during this rest
-        # Total load-cell force during the current rest: a running sum, as a rest can be long.
-        self._weighed_n, self._weighings = 0.0, 0
+        # Load-cell force per side during the current rest: a running sum, as a rest can be long.
+        self._weighed_n, self._weighings = np.zeros(2), 0
         self._set_index = 0
         self._set_reps: list[Rep] = []
         self._thresholds = s.thresholds or thresholds_for(s.lift)
@@ -183,19 +183,29 @@ class RepAnalysis:
         return events
 
     @property
-    def resting_load_kg(self) -> float | None:
-        """The load on the cells (plates and bar) while the bar rests, once they have had half a
+    def resting_force_n(self) -> np.ndarray | None:
+        """Mean force on each cell (left, right) while the bar rests, once they have had half a
         second of it; None while it moves, or with no load cells."""
         if self._weighings < MIN_WEIGHINGS:
             return None
-        return self._weighed_n / self._weighings / G
+        return self._weighed_n / self._weighings
+
+    @property
+    def resting_load_kg(self) -> float | None:
+        """The load on the cells (plates and bar) while the bar rests; see resting_force_n."""
+        force = self.resting_force_n
+        return None if force is None else float(force.sum()) / G
+
+    def restart_weighing(self) -> None:
+        """Forget this rest's weighings: the cells were zeroed, so the old ones no longer hold."""
+        self._weighed_n, self._weighings = np.zeros(2), 0
 
     def _weigh(self, rows: np.ndarray, at_rest: np.ndarray) -> None:
         if not at_rest.all():
-            self._weighed_n, self._weighings = 0.0, 0  # the bar moved: start again at the next rest
+            self.restart_weighing()  # the bar moved: start again at the next rest
         forces = rows[at_rest][:, [FL, FR]]
         forces = forces[~np.isnan(forces).any(axis=1)]
-        self._weighed_n += float(forces.sum())
+        self._weighed_n += forces.sum(axis=0)
         self._weighings += len(forces)
 
     def finish(self) -> list[Event]:
@@ -205,6 +215,11 @@ class RepAnalysis:
     def use_load(self, load_kg: float | None) -> None:
         """The load changed between sets (for power when there are no load cells)."""
         self.settings = dataclasses.replace(self.settings, load_kg=load_kg)
+
+    @property
+    def reference(self) -> Reference:
+        """The athlete's profile as learned so far, to carry into their next session."""
+        return self._reference
 
     def use_reference(self, reference: Reference) -> None:
         """Judge from this athlete profile on (learning continues from it)."""

@@ -30,6 +30,10 @@ class CommandInbox:
         if not isinstance(command, CommandMessage):
             self._report(f"command refused: a {type(command).__name__} is not a command")
             return
+        self.put(command)
+
+    def put(self, command: CommandMessage) -> None:
+        """A command from the button, or one decoded from `…/cmd`; any thread may call it."""
         log.info("command: %s", command.action)
         self._waiting.put(command)
 

@@ -50,6 +50,12 @@ class CueSettings(Section):
     led_pin: int = 27
 
 
+class ButtonSettings(Section):
+    enabled: bool = False  # on for a Pi with the push button wired (docs/hardware.md)
+    pin: int = 22
+    hold_s: Annotated[float, Meta(gt=0, le=10)] = 2.0  # held this long: tare, not a new set
+
+
 class ReferenceSettings(Section):
     """The athlete's stored profile; learning from good reps takes over once it can."""
 
@@ -64,6 +70,7 @@ class EdgeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     sim: SimSettings = msgspec.field(default_factory=SimSettings)
     state: StateSettings = msgspec.field(default_factory=StateSettings)
     cue: CueSettings = msgspec.field(default_factory=CueSettings)
+    button: ButtonSettings = msgspec.field(default_factory=ButtonSettings)
     reference: ReferenceSettings = msgspec.field(default_factory=ReferenceSettings)
     # Per-lift threshold overrides: [faults.hip_thrust] bar_tilt_deg = 4.0
     faults: dict[str, dict[str, float | None]] = msgspec.field(default_factory=dict)

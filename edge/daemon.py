@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from contract.errors import InputError
 from contract.messages import HealthMessage, RepMessage, SetMessage
 from edge.analysis import Cue, SensorIssue
 from edge.commands import CommandInbox
@@ -20,6 +21,7 @@ from edge.station import Station
 from edge.watchdog import Systemd
 
 if TYPE_CHECKING:
+    from edge.button import StationButton
     from edge.cue import FormCue
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ def run_edge(
         )
 
     commands = CommandInbox(report)
+    button = _open_button(config, commands)
     publisher = Publisher(
         config.mqtt, config.station.gym, config.station.id, outbox, on_command=commands.deliver
     )
@@ -77,7 +80,10 @@ def run_edge(
             if health.due():
                 publisher.publish_now(health.report(outbox.depth))
             for command in commands.take():
-                send(station.apply(command))
+                try:
+                    send(station.apply(command))
+                except InputError as exc:
+                    report(str(exc))
             events = station.feed(chunk)
             for event in events:
                 if isinstance(event, Cue) and cue is not None:
@@ -99,8 +105,9 @@ def run_edge(
         systemd.stopping()
         publisher.stop()
         outbox.close()
-        if cue is not None:
-            cue.close()
+        for part in (cue, button):
+            if part is not None:
+                part.close()
     return sent
 
 
@@ -110,3 +117,11 @@ def _open_cue(config: EdgeConfig) -> FormCue | None:
     from edge.cue import FormCue  # gpiozero is a Pi extra: only a bar with a buzzer needs it
 
     return FormCue(config.cue.buzzer_pin, config.cue.led_pin)
+
+
+def _open_button(config: EdgeConfig, commands: CommandInbox) -> StationButton | None:
+    if not config.button.enabled:
+        return None
+    from edge.button import StationButton
+
+    return StationButton(config.button.pin, config.button.hold_s, commands.put)

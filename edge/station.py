@@ -1,5 +1,6 @@
 """What a station is measuring now: who, which lift, what load, and the analysis of it. Commands
-change it between drains. A new athlete or lift is a new session, so no msg_id is ever reused."""
+(`…/cmd` or the button) change it between drains. A new athlete or lift is a new session, so no
+msg_id is ever reused; a stopped session measures nothing until the next one starts."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import logging
 import time
 import uuid
 
+from contract.errors import InputError
 from contract.messages import CommandMessage, RepMessage, SetMessage
 from contract.recording import Chunk
 from edge.analysis import AnalysisSettings, Event, RepAnalysis
 from edge.config import EdgeConfig
 from edge.reference import Reference
 from edge.session import Session, SessionInfo
+from edge.tare import Tare
 
 log = logging.getLogger(__name__)
 LOAD_STEP_KG = 1.0  # a change smaller than this is the cells' noise, not a plate
@@ -36,6 +39,8 @@ class Station:
         self.analysis = self._analysis(
             Reference(config.reference.rom_m, config.reference.drift_ap_m)
         )
+        self.tare = Tare(config.state.dir)
+        self.active = True  # False between stop_session and start_session
 
     def _analysis(self, reference: Reference) -> RepAnalysis:
         info = self.session.info
@@ -49,7 +54,9 @@ class Station:
         )
 
     def feed(self, chunk: Chunk) -> list[Event]:
-        events = self.analysis.feed(chunk)
+        if not self.active:
+            return []
+        events = self.analysis.feed(self.tare.apply(chunk))
         self._weigh()
         return events
 
@@ -59,10 +66,11 @@ class Station:
         if measured is None:
             return
         load = round(2 * measured) / 2  # plates come in 1.25 kg: half a kilo is plenty
-        if (
-            self.session.info.load_kg is None
-            or abs(load - self.session.info.load_kg) >= LOAD_STEP_KG
-        ):
+        known = self.session.info.load_kg
+        if load < LOAD_STEP_KG:  # freshly zeroed cells with nothing on them
+            if known is not None:
+                self._use_load(None)
+        elif known is None or abs(load - known) >= LOAD_STEP_KG:
             log.info("load on the bar: %.1f kg", load)
             self._use_load(load)
 
@@ -75,25 +83,48 @@ class Station:
         return self.session.messages(events)
 
     def apply(self, command: CommandMessage) -> list[RepMessage | SetMessage]:
-        """Carry out a command; returns the messages of the set it closed, if it closed one."""
-        closed = self.messages(self.analysis.finish()) if command.action != "seed_reference" else []
-        info = self.session.info
-        if command.action in ("set_athlete", "set_lift"):
-            # Someone else, or another lift: a new session whose reference is learned afresh.
-            changes = (
-                {"athlete": command.athlete}
-                if command.action == "set_athlete"
-                else {"lift": command.lift}
-            )
-            self.session = Session(
-                dataclasses.replace(info, session_id=_new_session_id(), **changes)
-            )
-            self.analysis = self._analysis(Reference())
-        elif command.action == "set_load":
-            self._use_load(command.load_kg)
-        elif command.action == "seed_reference":
+        """Carry out a command; returns the messages of the set it closed, if it closed one.
+        Raises InputError for a command the station cannot carry out now."""
+        action = command.action
+        if action == "tare":
+            self._zero_cells()
+            return []
+        if action == "seed_reference":
             self.analysis.use_reference(Reference(command.rom_m, command.drift_ap_m))
-        return closed
+            return []
+        closed = self.messages(self.analysis.finish()) if self.active else []
+        if action == "start_session":
+            self._new_session(command.athlete, command.lift)
+            if command.load_kg is not None:
+                self._use_load(command.load_kg)
+            self.active = True
+        elif action == "stop_session":
+            self.active = False
+        elif action == "set_athlete":
+            self._new_session(command.athlete, None)
+        elif action == "set_lift":
+            self._new_session(None, command.lift)
+        elif action == "set_load":
+            self._use_load(command.load_kg)
+        return closed  # start_set and end_set: closing the open set is all they do
+
+    def _new_session(self, athlete: str | None, lift: str | None) -> None:
+        """A new session id; someone else or another lift also learns a new reference."""
+        info = self.session.info
+        athlete, lift = athlete or info.athlete, lift or info.lift
+        same = (athlete, lift) == (info.athlete, info.lift)
+        reference = self.analysis.reference if same else Reference()
+        self.session = Session(
+            dataclasses.replace(info, session_id=_new_session_id(), athlete=athlete, lift=lift)
+        )
+        self.analysis = self._analysis(reference)
+
+    def _zero_cells(self) -> None:
+        force = self.analysis.resting_force_n
+        if not self.active or force is None:
+            raise InputError("tare refused: the bar must rest for half a second first")
+        self.tare.zero(force)
+        self.analysis.restart_weighing()
 
 
 def _new_session_id() -> str:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
+from gpiozero.pins.mock import MockFactory
 
 from barbell.services import LocalMosquitto
 from contract.config import MqttSettings
+from contract.errors import InputError
 from contract.messages import CommandMessage, RepMessage, SetMessage, encode
+from edge.button import StationButton
 from edge.config import EdgeConfig, SimSettings, StateSettings, StationSettings
 from edge.daemon import run_edge
 from edge.sources import sim_spec
@@ -129,3 +133,92 @@ def test_the_load_is_read_from_the_cells_at_rest_not_typed() -> None:
         reps += [m for m in station.messages(station.feed(chunk)) if isinstance(m, RepMessage)]
     assert len(reps) == 3
     assert {rep.load_kg for rep in reps} == {117.5}
+
+
+def test_a_stopped_session_counts_nothing_until_the_next_one_starts() -> None:
+    config = EdgeConfig(sim=SimSettings(lift="rdl", sets=3, reps=3, seed=76, athlete="ana"))
+    simulation = simulate(sim_spec(config))
+    by_set = {i: [r for r in simulation.truth.reps if r.set_index == i] for i in range(3)}
+    stop_at = by_set[0][-1].t_end + 1.0  # resting after the first set
+    start_at = by_set[2][0].t_start - 3.0  # before the third set
+    station = Station(config)
+    messages, stopped = [], False
+    for chunk in simulation.recording.split(50):
+        if chunk.t[0] >= stop_at and not stopped:
+            messages += station.apply(CommandMessage(action="stop_session"))
+            stopped = True
+        if chunk.t[0] >= start_at and not station.active:
+            messages += station.apply(
+                CommandMessage(action="start_session", athlete="bo", load_kg=80.0)
+            )
+        messages += station.messages(station.feed(chunk))
+    reps = [m for m in messages if isinstance(m, RepMessage)]
+    # The first set counted for ana; the second, lifted while stopped, not at all; the third
+    # for bo, in a new session.
+    assert [r.athlete for r in reps] == ["ana"] * 3 + ["bo"] * 3
+    assert [r.rep_index for r in reps] == [0, 1, 2] * 2
+    assert len({r.session_id for r in reps}) == 2
+    epoch = station.session.info.epoch_offset_s  # live stations send UTC times
+    for rep, truth in zip(reps, by_set[0] + by_set[2], strict=True):
+        assert abs(rep.t_concentric_end - epoch - truth.t_concentric_end) < 0.1
+
+
+def test_tare_zeroes_the_resting_cells_and_survives_a_restart(tmp_path: Path) -> None:
+    config = EdgeConfig(
+        sim=SimSettings(lift="squat", reps=1, seed=77, load_kg=100.0),
+        state=StateSettings(dir=tmp_path),
+    )
+    chunks = list(simulate(sim_spec(config)).recording.split(50))
+    station = Station(config)
+    station.feed(chunks[0])
+    with pytest.raises(InputError, match="tare refused: the bar must rest"):
+        station.apply(CommandMessage(action="tare"))  # not rested long enough yet
+    fed = 1
+    while station.analysis.resting_force_n is None:
+        station.feed(chunks[fed])
+        fed += 1
+    assert station.session.info.load_kg == 100.0  # plates and bar, as the cells read them
+    station.apply(CommandMessage(action="tare"))
+    # Both cells' zero is now what they carried: the whole 100 kg, split by side.
+    assert sum(station.tare.offset_n) == pytest.approx(100.0 * 9.80665, rel=0.01)
+    for chunk in chunks[fed : fed + 20]:  # a second of rest on the zeroed cells
+        station.feed(chunk)
+    assert station.session.info.load_kg is None
+    restarted = Station(config)
+    assert restarted.tare.offset_n == pytest.approx(station.tare.offset_n)
+
+
+def test_the_button_starts_a_new_set_on_a_press_and_tares_on_a_hold(
+    mock_pins: MockFactory,
+) -> None:
+    heard: list[str] = []
+    button = StationButton(22, hold_s=0.2, command=lambda c: heard.append(c.action))
+    pin = mock_pins.pin(22)
+    try:
+        pin.drive_low()  # pressed: the button pulls the pin to ground
+        pin.drive_high()
+        wait_for(lambda: heard == ["start_set"], timeout_s=2, what="a press")
+        pin.drive_low()
+        time.sleep(0.4)  # held past hold_s
+        pin.drive_high()
+        wait_for(lambda: heard == ["start_set", "tare"], timeout_s=2, what="a hold")
+        time.sleep(0.1)
+        assert heard == ["start_set", "tare"]  # letting go of a hold is not a press too
+    finally:
+        button.close()
+
+
+def test_each_rep_carries_its_fault_streaks_within_the_set() -> None:
+    config = EdgeConfig(
+        sim=SimSettings(lift="hip_thrust", sets=2, reps=5, seed=78, faults=["bar_tilt:1@1,2,4"])
+    )
+    truth = simulate(sim_spec(config)).truth.reps
+    reps = [m for m in feed_all(Station(config), config) if isinstance(m, RepMessage)]
+    assert len(reps) == len(truth) == 10
+    streak, expected = 0, []
+    for i, t in enumerate(truth):  # the labels' own streaks, restarting with each set
+        first_of_set = i == 0 or truth[i - 1].set_index != t.set_index
+        streak = ("bar_tilt" in t.faults) * (1 if first_of_set else streak + 1)
+        expected.append(streak)
+    assert expected == [1, 2, 0, 1, 0] * 2  # the spec counts reps from 1
+    assert [r.fault_streaks.get("bar_tilt", 0) for r in reps] == expected

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
 
 import msgspec
 import pytest
-from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
 from contract.messages import RepMessage, decode, encode
@@ -136,15 +134,6 @@ def test_the_cue_comes_within_100_ms_of_the_concentric_end() -> None:
     for (cue, sent), true in zip(cues, truth.reps[2:], strict=True):
         assert {f.code for f in cue.faults} == {"partial_lockout"}
         assert 0 < sent - true.t_concentric_end < 0.1
-
-
-@pytest.fixture
-def mock_pins() -> Iterator[MockFactory]:
-    previous = Device.pin_factory
-    Device.pin_factory = factory = MockFactory()
-    yield factory
-    factory.reset()
-    Device.pin_factory = previous
 
 
 @pytest.mark.parametrize("severity, beeps", [("warn", 1), ("critical", 3)])
