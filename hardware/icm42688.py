@@ -142,14 +142,19 @@ class ICM42688:
         address: int = ADDRESS,
         rate_hz: int = 1000,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`clock` (s) is the host's: it measures the samples lost to a flush, a span the chip's
+        16-bit µs timestamp cannot (it wraps every 65.5 ms)."""
         if rate_hz not in ODR_CODES:
             raise ValueError(f"rate {rate_hz} Hz: the ICM-42688-P here runs at {sorted(ODR_CODES)}")
         self.chip = Chip(bus, address, REGISTERS)
         self.rate_hz = rate_hz
         self._sleep = sleep
+        self._clock = clock
         self._last_stamp: int | None = None
-        self._t = 0.0
+        self._t = 0.0  # s, the newest sample's time on the timeline
+        self._t_clock: float | None = None  # s, the clock when that sample was drained
 
     def setup(self) -> None:
         seen = self.chip.read("WHO_AM_I")
@@ -177,6 +182,7 @@ class ICM42688:
         is gone, and the caller says so (the analysis sees the gap in t)."""
         full = self.chip.get("INT_STATUS", "fifo_full")
         count = self.chip.read("FIFO_COUNT")
+        now_s = self._clock()  # the newest sample counted is at most a period older
         if full or count >= FIFO_BYTES:
             self.flush()
             raise FifoOverflow(f"{self.chip.where}: FIFO overflowed ({count} bytes): samples lost")
@@ -186,21 +192,33 @@ class ICM42688:
         raw = np.frombuffer(self.chip.burst("FIFO_DATA", packets * PACKET.itemsize), PACKET)
         raw = raw[raw["header"] & HEADER_EMPTY == 0]
         return Drain(
-            self._times(raw["timestamp"]),
+            self._times(raw["timestamp"], now_s),
             _scaled(raw["accel"], ACCEL_LSB_MPS2),
             _scaled(raw["gyro"], GYRO_LSB_RADPS),
         )
 
-    def _times(self, stamps: np.ndarray) -> np.ndarray:
-        """Seconds since set-up, unwrapping the 16-bit µs timestamp (it wraps every 65.5 ms)."""
+    def _times(self, stamps: np.ndarray, now_s: float) -> np.ndarray:
+        """Seconds since set-up, unwrapping the 16-bit µs timestamp (it wraps every 65.5 ms).
+        After a flush the chip's stamps cannot tell how long the timeline was cut; the clock can,
+        so the samples lost stay visible as a gap."""
         stamps = stamps.astype(np.int64)
-        period_us = round(1e6 / self.rate_hz)
-        previous = stamps[0] - period_us if self._last_stamp is None else self._last_stamp
-        steps = np.diff(stamps, prepend=previous) % 65536
-        self._last_stamp = int(stamps[-1])
+        steps = np.diff(stamps, prepend=stamps[0]) % 65536  # µs; steps[0] is set below
+        if self._last_stamp is not None:
+            steps[0] = (stamps[0] - self._last_stamp) % 65536
+        else:
+            steps[0] = self._resumed_us(now_s, int(steps.sum()))
         t = self._t + np.cumsum(steps) * 1e-6
-        self._t = float(t[-1])
+        self._last_stamp, self._t, self._t_clock = int(stamps[-1]), float(t[-1]), now_s
         return t
+
+    def _resumed_us(self, now_s: float, span_us: int) -> int:
+        """µs from the newest sample before a flush to the first one after it. Each drain's
+        newest sample is about as old as the drain, so the clock between the two drains spans
+        the gap plus this drain's own samples. One period on the first drain, and at least one."""
+        period_us = round(1e6 / self.rate_hz)
+        if self._t_clock is None:
+            return period_us
+        return max(period_us, round((now_s - self._t_clock) * 1e6) - span_us)
 
 
 def _scaled(counts: np.ndarray, lsb: float) -> np.ndarray:

@@ -21,6 +21,7 @@ from hardware.nau7802 import NAU7802, TCA9548A, Scale
 class EmulatedBar:
     def __init__(self, rate_hz: int = 1000, load_cells: bool = True) -> None:
         self.bus = EmulatedBus()
+        self.fed_s = 0.0  # simulation time (s) of the newest sample fed: the chips' now
         self.imu = EmulatedICM42688()
         self.bus.attach(IMU_ADDRESS, self.imu)
         self.cells = [EmulatedNAU7802(), EmulatedNAU7802()] if load_cells else []
@@ -37,7 +38,9 @@ class EmulatedBar:
             )
             for channel, cell in enumerate(self.cells)
         ]
-        self.sensor = BarSensor(ICM42688(self.bus, rate_hz=rate_hz, sleep=lambda s: None), drivers)
+        # The IMU driver's clock is the simulation's, so a run does not depend on wall time.
+        imu = ICM42688(self.bus, rate_hz=rate_hz, sleep=lambda s: None, clock=lambda: self.fed_s)
+        self.sensor = BarSensor(imu, drivers)
 
     def connect(self, connected: bool) -> None:
         """Plug the chips into the bus, or pull them out as a loose cable would."""
@@ -46,6 +49,8 @@ class EmulatedBar:
 
     def feed(self, chunk: Chunk) -> None:
         """What the chips measured during this stretch of the simulation."""
+        if len(chunk):
+            self.fed_s = float(chunk.t[-1])
         self.imu.feed(chunk)
         if chunk.force_n is None:
             return
