@@ -151,9 +151,14 @@ ALLOWS: dict[str, tuple[str, ...]] = {"start_session": ("athlete", "lift", "load
 
 
 class StatusMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbell.status/1"):
+    """Retained on `…/status`; the last will sets it offline. `since` is UTC epoch seconds.
+    (gym and station were added after the first stations: the topic names them too.)"""
+
     state: Literal["online", "offline"]
     version: str
     since: float
+    gym: Id | None = None
+    station: Id | None = None
 
 
 class AlertMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbell.alert/1"):

@@ -37,11 +37,19 @@ def make_client(settings: MqttSettings, client_id: str, manual_ack: bool = False
     return client
 
 
-def connect(client: mqtt.Client, settings: MqttSettings, clean_start: bool = False) -> None:
-    """Start connecting in paho's network thread; reconnects happen there too."""
+def connect(
+    client: mqtt.Client,
+    settings: MqttSettings,
+    clean_start: bool = False,
+    receive_maximum: int | None = None,
+) -> None:
+    """Start connecting in paho's network thread; reconnects happen there too.
+    `receive_maximum` is how many unacknowledged QoS 1 messages the broker may send us."""
     host, port, _ = endpoint(settings.url)
     properties = mqtt.Properties(mqtt.PacketTypes.CONNECT)
     # A persistent session survives a day offline, so queued QoS 1 messages wait for us.
     properties.SessionExpiryInterval = 24 * 3600
+    if receive_maximum is not None:
+        properties.ReceiveMaximum = receive_maximum
     client.connect_async(host, port, keepalive=30, clean_start=clean_start, properties=properties)
     client.loop_start()

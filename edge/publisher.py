@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Literal
 
 import paho.mqtt.client as mqtt
 
@@ -61,9 +62,12 @@ class Publisher:
     def _topic(self, kind: topics.Kind) -> str:
         return topics.topic(self.gym, self.station, kind)
 
-    @staticmethod
-    def _status(state: str) -> bytes:
-        return encode(StatusMessage(state=state, version=VERSION, since=time.time()))  # type: ignore[arg-type]
+    def _status(self, state: Literal["online", "offline"]) -> bytes:
+        return encode(
+            StatusMessage(
+                state=state, version=VERSION, since=time.time(), gym=self.gym, station=self.station
+            )
+        )
 
     def _on_connect(self, client, userdata, flags, reason, properties) -> None:
         if reason.is_failure:

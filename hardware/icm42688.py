@@ -135,6 +135,9 @@ class Drain:
     gyro_radps: np.ndarray
 
 
+_EMPTY = Drain(np.empty(0), np.empty((0, 3)), np.empty((0, 3)))
+
+
 class ICM42688:
     def __init__(
         self,
@@ -188,9 +191,11 @@ class ICM42688:
             raise FifoOverflow(f"{self.chip.where}: FIFO overflowed ({count} bytes): samples lost")
         packets = count // PACKET.itemsize
         if packets == 0:
-            return Drain(np.empty(0), np.empty((0, 3)), np.empty((0, 3)))
+            return _EMPTY
         raw = np.frombuffer(self.chip.burst("FIFO_DATA", packets * PACKET.itemsize), PACKET)
         raw = raw[raw["header"] & HEADER_EMPTY == 0]
+        if len(raw) == 0:  # every packet marked empty: nothing to time
+            return _EMPTY
         return Drain(
             self._times(raw["timestamp"], now_s),
             _scaled(raw["accel"], ACCEL_LSB_MPS2),

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
+from msgspec import Meta
 
 from contract.config import MqttSettings, Section
 
@@ -30,6 +31,16 @@ class InfluxSettings(Section):
             raise ValueError("influx.api = 2 needs influx.org and influx.bucket")
 
 
+class IngestSettings(Section):
+    batch_lines: Annotated[int, Meta(ge=1, le=100_000)] = 5000  # points per InfluxDB write
+    batch_s: Annotated[float, Meta(ge=0, le=10)] = 0.05  # longest a message waits for its batch
+    # Unacknowledged messages the broker may send ahead: enough to fill a batch or two.
+    receive_maximum: Annotated[int, Meta(ge=1, le=65535)] = 10_000
+    max_payload_bytes: Annotated[int, Meta(ge=1024)] = 256 * 1024
+    max_ahead_s: Annotated[float, Meta(ge=0)] = 3600.0  # a station clock this far ahead is wrong
+
+
 class ServerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     mqtt: MqttSettings = msgspec.field(default_factory=MqttSettings)
     influx: InfluxSettings = msgspec.field(default_factory=InfluxSettings)
+    ingest: IngestSettings = msgspec.field(default_factory=IngestSettings)

@@ -1,97 +1,226 @@
-"""Ingest: rep and set messages from MQTT into InfluxDB; anything malformed to dead letters.
+"""Ingest: station messages from a shared MQTT subscription into InfluxDB, in batches.
 
-paho acknowledges a QoS 1 message only when on_message returns, and this writes inside it, so
-a message is acknowledged only after InfluxDB has taken it: a crash before then means the
-broker delivers it again, and the idempotent point overwrites itself.
+Nothing is acknowledged to the broker until it is settled: written to InfluxDB (and reacted to:
+alerts, advice), or dead-lettered. A crash or an InfluxDB outage therefore loses nothing: the
+broker holds every unacknowledged message in this process's persistent session and delivers it
+again, and the points it makes overwrite themselves. N processes on the shared subscription
+split the stream between them and share no state.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-import msgspec
 import paho.mqtt.client as mqtt
 
 from contract import topics
-from contract.messages import RepMessage, SetMessage, decode
 from contract.mqtt import connect, make_client
-from server.config import ServerConfig
+from server.config import IngestSettings, ServerConfig
 from server.influx import WriteError, Writer
 from server.points import line, points_for
+from server.validation import NOT_OURS, Refused, Stored, validate
 
 log = logging.getLogger(__name__)
-SUBSCRIPTIONS = [f"{topics.ROOT}/+/+/rep", f"{topics.ROOT}/+/+/set"]
-RETRY_S = 1.0
+RETRY_S, MAX_RETRY_S = 0.5, 10.0  # back-off while InfluxDB is failing
+DEAD_LETTER_WAIT_S = 10.0
+
+Reaction = Callable[[list[Stored]], None]
+
+
+@dataclass
+class Delivery:
+    """One message from the broker, on its way to being settled and acknowledged."""
+
+    mid: int
+    connection: int  # acks only make sense on the connection that delivered it
+    topic: str
+    payload: bytes
+    message: Stored | None = None
+    refusal: str | None = None  # why it goes to dead letters
+    lines: list[str] = field(default_factory=list)
 
 
 class Ingest:
     def __init__(
-        self, config: ServerConfig, writer: Writer, client_id: str = "barbell-server"
+        self,
+        config: ServerConfig,
+        writer: Writer,
+        client_id: str = "barbell-server",
+        on_stored: Reaction | None = None,
     ) -> None:
+        """`on_stored` hears of each batch once InfluxDB has it, before it is acknowledged."""
+        self._settings: IngestSettings = config.ingest
         self._writer = writer
-        self._client = make_client(config.mqtt, client_id)
+        self._on_stored = on_stored
+        self._mqtt = config.mqtt
+        self._client = make_client(config.mqtt, client_id, manual_ack=True)
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
-        self._mqtt = config.mqtt
+        self._client.on_subscribe = self._on_subscribe
+        self._inbox: queue.SimpleQueue[Delivery] = queue.SimpleQueue()
+        self._connection = 0
         self._stop = threading.Event()
+        self.subscribed = threading.Event()  # set once the broker has taken the subscription
+        self._worker = threading.Thread(target=self._run, name="ingest", daemon=True)
         self.stored = 0
         self.dead = 0
+
+    # The network thread: decode and queue, nothing slow.
 
     def _on_connect(self, client, userdata, flags, reason, properties) -> None:
         if reason.is_failure:
             log.warning("broker refused the connection: %s", reason)
             return
-        client.subscribe([(name, 1) for name in SUBSCRIPTIONS])
+        self._connection += 1
+        client.subscribe(topics.SHARED_INGEST, qos=1)
+
+    def _on_subscribe(self, client, userdata, mid, reasons, properties) -> None:
+        if any(reason.is_failure for reason in reasons):
+            log.error("broker refused the subscription to %s: %s", topics.SHARED_INGEST, reasons)
+        else:
+            log.info("subscribed to %s", topics.SHARED_INGEST)
+            self.subscribed.set()
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        delivery = Delivery(message.mid, self._connection, message.topic, bytes(message.payload))
+        where = topics.parse(message.topic)
+        if message.topic.startswith(topics.DEAD_LETTERS) or (where and where.kind in NOT_OURS):
+            self._inbox.put(delivery)  # not ours to store: acknowledged in its turn
+            return
+        s = self._settings
         try:
-            decoded = decode(message.payload)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            self._dead_letter(message, str(exc))
-            return
-        if not isinstance(decoded, RepMessage | SetMessage):
-            self._dead_letter(message, f"{type(decoded).__name__} does not belong on this topic")
-            return
-        self._store([line(point) for point in points_for(decoded)], message)
+            delivery.message = validate(
+                message.topic, delivery.payload, time.time(), s.max_payload_bytes, s.max_ahead_s
+            )
+            delivery.lines = [line(point) for point in points_for(delivery.message)]
+        except Refused as exc:
+            delivery.refusal = str(exc)
+        self._inbox.put(delivery)
 
-    def _store(self, lines: list[str], message: mqtt.MQTTMessage) -> None:
-        """Write, holding the message (unacknowledged) through an outage until it succeeds."""
-        failing = False
+    # The worker thread: batch, write, react, dead-letter, acknowledge, in arrival order.
+
+    def _run(self) -> None:
         while not self._stop.is_set():
+            batch = self._next_batch()
+            if batch and self._write(batch):
+                self._react(batch)
+                self._settle(batch)
+
+    def _next_batch(self) -> list[Delivery]:
+        """Whatever arrives within `batch_s` of the first message, up to `batch_lines`."""
+        try:
+            batch = [self._inbox.get(timeout=0.2)]
+        except queue.Empty:
+            return []
+        deadline = time.monotonic() + self._settings.batch_s
+        lines = len(batch[0].lines)
+        while lines < self._settings.batch_lines:
+            try:
+                delivery = self._inbox.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            batch.append(delivery)
+            lines += len(delivery.lines)
+        return batch
+
+    def _write(self, batch: list[Delivery]) -> bool:
+        """Write the batch's points, holding them through an outage; False if stopped first.
+        A batch InfluxDB rejects is written message by message, to find the bad ones."""
+        good = [d for d in batch if d.lines]
+        try:
+            self._hold_until_written([line for d in good for line in d.lines])
+        except _Rejected:
+            for delivery in good:
+                try:
+                    self._hold_until_written(delivery.lines)
+                except _Rejected as exc:
+                    delivery.refusal, delivery.message = f"InfluxDB refused it: {exc}", None
+                except _Stopped:
+                    return False
+        except _Stopped:
+            return False
+        return True
+
+    def _hold_until_written(self, lines: list[str]) -> None:
+        failing, wait = False, RETRY_S
+        while True:
             try:
                 self._writer.write(lines)
             except WriteError as exc:
                 if not exc.retry:
-                    self._dead_letter(message, str(exc))
-                    return
+                    raise _Rejected(str(exc)) from None
                 if not failing:
                     log.warning("InfluxDB write failing, holding messages: %s", exc)
                     failing = True
-                self._stop.wait(RETRY_S)
+                if self._stop.wait(wait):
+                    raise _Stopped from None
+                wait = min(2 * wait, MAX_RETRY_S)
                 continue
             if failing:
                 log.info("InfluxDB write recovered")
-            self.stored += 1
             return
 
-    def _dead_letter(self, message: mqtt.MQTTMessage, reason: str) -> None:
-        self.dead += 1
-        log.info("dead letter from %s: %s", message.topic, reason)
+    def _react(self, batch: list[Delivery]) -> None:
+        stored = [d.message for d in batch if d.message is not None]
+        if self._on_stored is None or not stored:
+            return
+        try:
+            self._on_stored(stored)
+        except Exception:  # a broken reaction must not stop ingest; its data are stored
+            log.exception("reacting to %d stored messages failed", len(stored))
+
+    def _settle(self, batch: list[Delivery]) -> None:
+        sent = [(d, self._dead_letter(d)) for d in batch if d.refusal is not None]
+        unsent = {id(d) for d, info in sent if not _published(info)}
+        for delivery in batch:
+            if delivery.connection != self._connection or id(delivery) in unsent:
+                continue  # the broker delivers it again on the new connection
+            self._client.ack(delivery.mid, 1)
+            if delivery.refusal is not None:
+                self.dead += 1
+            elif delivery.message is not None:
+                self.stored += 1
+
+    def _dead_letter(self, delivery: Delivery) -> mqtt.MQTTMessageInfo:
+        log.info("dead letter from %s: %s", delivery.topic, delivery.refusal)
         body = {
-            "reason": reason,
-            "topic": message.topic,
-            "payload": message.payload.decode("utf-8", errors="replace"),
+            "reason": delivery.refusal,
+            "topic": delivery.topic,
+            "payload": delivery.payload.decode("utf-8", errors="replace"),
             "received": time.time(),
         }
-        self._client.publish(topics.dead_letter(message.topic), json.dumps(body), qos=1)
+        return self._client.publish(topics.dead_letter(delivery.topic), json.dumps(body), qos=1)
 
     def start(self) -> None:
-        connect(self._client, self._mqtt)
+        self._worker.start()
+        connect(self._client, self._mqtt, receive_maximum=self._settings.receive_maximum)
 
     def stop(self) -> None:
+        """Stop taking messages; what is not yet acknowledged stays with the broker."""
         self._stop.set()
+        self._worker.join(timeout=30)
         self._client.disconnect()
         self._client.loop_stop()
+
+
+def _published(info: mqtt.MQTTMessageInfo) -> bool:
+    """Whether the broker has the message (PUBACK) within DEAD_LETTER_WAIT_S."""
+    try:
+        info.wait_for_publish(DEAD_LETTER_WAIT_S)
+    except (RuntimeError, ValueError):  # not connected: it was never sent
+        return False
+    return info.is_published()
+
+
+class _Rejected(Exception):
+    """InfluxDB refused the data itself: sending it again cannot help."""
+
+
+class _Stopped(Exception):
+    """Told to stop while holding a write."""

@@ -12,7 +12,7 @@ import math
 import msgspec
 from influxdb_client import Point, WritePrecision
 
-from contract.messages import RepMessage, SetMessage
+from contract.messages import HealthMessage, RepMessage, SetMessage, StatusMessage
 
 TAGS = ("gym", "station", "athlete", "lift")
 _NOT_FIELDS = {*TAGS, "faults", "unjudged", "fault_streaks", "fault_counts", "t_concentric_end"}
@@ -58,11 +58,27 @@ def fault_points(rep: RepMessage) -> list[Point]:
     return points
 
 
-def points_for(message: RepMessage | SetMessage) -> list[Point]:
+def points_for(message: RepMessage | SetMessage | HealthMessage | StatusMessage) -> list[Point]:
     """Every point a message becomes."""
     if isinstance(message, RepMessage):
         return [rep_point(message), *fault_points(message)]
-    return [set_point(message)]
+    if isinstance(message, SetMessage):
+        return [set_point(message)]
+    return [station_health_point(message)]
+
+
+def station_health_point(message: HealthMessage | StatusMessage) -> Point:
+    """Health reports and online/offline changes share `station_health`, tagged by station."""
+    stamp = message.t if isinstance(message, HealthMessage) else message.since
+    point = Point("station_health").time(_ns(stamp), WritePrecision.NS)
+    point.tag("gym", message.gym).tag("station", message.station)
+    for name, value in msgspec.structs.asdict(message).items():
+        if name in ("gym", "station", "t", "since") or value is None:
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            continue
+        point.field(name, value)
+    return point
 
 
 def set_point(message: SetMessage) -> Point:

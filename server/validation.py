@@ -1,0 +1,65 @@
+"""What the server takes from a station: one check per way a payload can be wrong, each with a
+reason a person can act on. Anything refused here becomes a dead letter."""
+
+from __future__ import annotations
+
+import msgspec
+
+from contract import topics
+from contract.messages import HealthMessage, RepMessage, SetMessage, StatusMessage, decode
+
+Stored = RepMessage | SetMessage | HealthMessage | StatusMessage
+# What each station topic carries; the server stores these kinds and ignores the rest.
+EXPECTED: dict[str, type[Stored]] = {
+    "rep": RepMessage,
+    "set": SetMessage,
+    "health": HealthMessage,
+    "status": StatusMessage,
+}
+# Written by the server or for the stations: not for ingest, so left alone.
+NOT_OURS = frozenset({"cmd", "alert", "advice"})
+
+
+class Refused(ValueError):
+    """A payload the server will not store; the message is the dead letter's reason."""
+
+
+def validate(
+    topic: str, payload: bytes, now_s: float, max_bytes: int, max_ahead_s: float
+) -> Stored:
+    """The decoded message, or Refused. `now_s` is UTC epoch seconds; a message stamped more than
+    `max_ahead_s` later than that comes from a clock gone wrong, and would poison the series."""
+    where = topics.parse(topic)
+    if where is None or where.kind not in EXPECTED:
+        raise Refused(f"no station messages belong on {topic}")
+    if len(payload) > max_bytes:
+        raise Refused(f"payload of {len(payload)} bytes is over the {max_bytes}-byte limit")
+    try:
+        message = decode(payload)
+    except msgspec.ValidationError as exc:  # unknown schema versions land here too
+        raise Refused(f"invalid {where.kind} message: {exc}") from None
+    except msgspec.DecodeError as exc:  # not JSON; NaN and ±inf are not JSON either
+        raise Refused(f"not JSON: {exc}") from None
+    expected = EXPECTED[where.kind]
+    if not isinstance(message, expected):
+        raise Refused(f"a {type(message).__name__} on a {where.kind} topic")
+    if isinstance(message, StatusMessage) and message.gym is None and message.station is None:
+        message = msgspec.structs.replace(message, gym=where.gym, station=where.station)
+    if (message.gym, message.station) != (where.gym, where.station):
+        raise Refused(
+            f"names gym {message.gym!r}, station {message.station!r} "
+            f"but came on {where.gym}/{where.station}"
+        )
+    stamp = _time_of(message)
+    if stamp > now_s + max_ahead_s:
+        raise Refused(f"stamped {stamp - now_s:.0f} s in the future: is the station's clock set?")
+    return message
+
+
+def _time_of(message: Stored) -> float:
+    """UTC epoch seconds of the message's point."""
+    if isinstance(message, RepMessage | SetMessage):
+        return message.t_end
+    if isinstance(message, HealthMessage):
+        return message.t
+    return message.since

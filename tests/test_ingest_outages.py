@@ -1,0 +1,194 @@
+"""The server loses nothing: an InfluxDB outage, a SIGKILLed server, two servers sharing the
+stream, and 200 stations at once, each on a real Mosquitto and a real InfluxDB."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from barbell.services import LocalInfluxDB, LocalMosquitto
+from contract import topics
+from contract.config import MqttSettings
+from contract.messages import RepMessage, encode
+from contract.mqtt import connect, make_client
+from server.config import InfluxSettings, ServerConfig
+from server.influx import V1Writer
+from server.ingest import Ingest
+from tests.fleet import name
+from tests.helpers import rows, wait_for
+
+
+def rep(station: str, i: int) -> RepMessage:
+    return RepMessage(
+        msg_id=f"g1/{station}/s1/s0/r{i}",
+        gym="g1",
+        station=station,
+        session_id="s1",
+        lift="hip_thrust",
+        athlete="ana",
+        load_kg=100.0,
+        set_index=0,
+        rep_index=i,
+        t_start=1_700_000_000.0 + 3 * i,
+        t_concentric_start=1_700_000_001.0 + 3 * i,
+        t_concentric_end=1_700_000_001.5 + 3 * i,
+        t_end=1_700_000_002.5 + 3 * i,
+        rom_m=0.3,
+        mean_velocity_mps=0.5,
+    )
+
+
+class Station_:
+    """A plain publisher standing in for a station, for streams the test paces itself."""
+
+    def __init__(self, broker: LocalMosquitto, name: str) -> None:
+        settings = MqttSettings(url=broker.url)
+        self.client = make_client(settings, name)
+        connect(self.client, settings, clean_start=True)
+        wait_for(self.client.is_connected, what="the station's connection")
+
+    def send(self, message: RepMessage) -> None:
+        topic = topics.topic(message.gym, message.station, "rep")
+        self.client.publish(topic, encode(message), qos=1).wait_for_publish(10)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def stored_ids(influxdb: LocalInfluxDB) -> list[str]:
+    return [row["msg_id"] for row in rows(influxdb, 'SELECT "msg_id" FROM "rep"')]
+
+
+@pytest.fixture
+def station(mosquitto: LocalMosquitto) -> Iterator[Station_]:
+    publisher = Station_(mosquitto, "t-station")
+    yield publisher
+    publisher.close()
+
+
+def test_an_influxdb_outage_mid_stream_loses_nothing_and_stores_each_rep_once(
+    mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, station: Station_
+) -> None:
+    config = ServerConfig(
+        mqtt=MqttSettings(url=mosquitto.url), influx=InfluxSettings(url=influxdb.url)
+    )
+    ingest = Ingest(config, V1Writer(config.influx), client_id="t-ingest-outage")
+    ingest.start()
+    assert ingest.subscribed.wait(10)
+    try:
+        for i in range(40):
+            station.send(rep("bar1", i))
+        wait_for(lambda: ingest.stored == 40, what="the first reps")
+        influxdb.stop()
+        for i in range(40, 120):  # sent while InfluxDB is down
+            station.send(rep("bar1", i))
+        influxdb.start()
+        wait_for(lambda: ingest.stored == 120, what="every rep after the outage")
+    finally:
+        ingest.stop()
+    ids = stored_ids(influxdb)
+    assert sorted(ids) == sorted(rep("bar1", i).msg_id for i in range(120))
+
+
+class ServerProcess:
+    """`barbell server` as a gym runs it, logging to a file the test reads."""
+
+    def __init__(self, broker: LocalMosquitto, database: LocalInfluxDB, name: str) -> None:
+        environment = dict(
+            os.environ,
+            BARBELL_MQTT_URL=broker.url,
+            BARBELL_MQTT_CLIENT_ID=name,
+            BARBELL_INFLUX_URL=database.url,
+            BARBELL_INFLUX_DATABASE=database.database,
+        )
+        self.log = broker.dir / f"{name}.log"
+        with self.log.open("a") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "barbell.cli", "server"], env=environment, stderr=log
+            )
+        wait_for(lambda: "subscribed" in self.log.read_text(), what=f"{name} subscribed")
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> int:
+        """SIGTERM it, and return its own count of the messages it stored since it started."""
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(30)
+        counts = re.findall(r"stored (\d+) messages", self.log.read_text())
+        assert counts, self.log.read_text()
+        return int(counts[-1])
+
+
+def test_a_server_killed_mid_batch_loses_nothing(
+    mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, station: Station_
+) -> None:
+    server = ServerProcess(mosquitto, influxdb, "t-server-kill")
+    try:
+        for i in range(30):
+            station.send(rep("bar2", i))
+        wait_for(lambda: len(stored_ids(influxdb)) == 30, what="the first reps")
+        # With InfluxDB gone, the server holds the next batch unacknowledged; then it is killed.
+        influxdb.stop()
+        for i in range(30, 80):
+            station.send(rep("bar2", i))
+        server.kill()
+        for i in range(80, 100):  # and these arrive while no server runs at all
+            station.send(rep("bar2", i))
+        influxdb.start()
+        server = ServerProcess(mosquitto, influxdb, "t-server-kill")
+        wait_for(lambda: len(stored_ids(influxdb)) == 100, what="every rep", timeout_s=30)
+    finally:
+        server.stop()
+    assert sorted(stored_ids(influxdb)) == sorted(rep("bar2", i).msg_id for i in range(100))
+
+
+def test_two_servers_on_the_shared_subscription_store_each_rep_exactly_once(
+    mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, station: Station_
+) -> None:
+    servers = [ServerProcess(mosquitto, influxdb, f"t-server-{n}") for n in range(2)]
+    counts: list[int] = []
+    try:
+        for i in range(400):
+            station.send(rep(f"bar{i % 8}", i))
+        wait_for(lambda: len(stored_ids(influxdb)) == 400, what="every rep")
+    finally:
+        counts = [server.stop() for server in servers]
+    assert sum(counts) == 400  # nobody stored a rep the other had
+    assert min(counts) > 0  # and both took a share
+
+
+def test_two_hundred_stations_at_once_have_every_rep_stored(
+    mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, tmp_path: Path
+) -> None:
+    config = ServerConfig(
+        mqtt=MqttSettings(url=mosquitto.url), influx=InfluxSettings(url=influxdb.url)
+    )
+    ingest = Ingest(config, V1Writer(config.influx), client_id="t-ingest-200")
+    ingest.start()
+    assert ingest.subscribed.wait(10)
+    try:
+        fleets = [  # 4 processes of 50 stations, all sending at once
+            subprocess.Popen(
+                [sys.executable, "-m", "tests.fleet", mosquitto.url, str(first), "50", tmp_path]
+            )
+            for first in range(0, 200, 50)
+        ]
+        assert [fleet.wait(120) for fleet in fleets] == [0] * 4  # each broker-acknowledged
+        wait_for(lambda: len(stored_ids(influxdb)) == 200 * 5, timeout_s=60, what="every rep")
+    finally:
+        ingest.stop()
+    per_station = rows(influxdb, 'SELECT count("rom_m") FROM "rep" GROUP BY "station"')
+    assert sorted(row["station"] for row in per_station) == [name(n) for n in range(200)]
+    assert {row["count"] for row in per_station} == {5}
+    sets = rows(influxdb, 'SELECT count("reps") FROM "set" GROUP BY "station"')
+    assert len(sets) == 200 and {row["count"] for row in sets} == {1}
