@@ -132,9 +132,13 @@ class LocalMosquitto(_Daemon):
 
     name = "mosquitto"
 
-    def __init__(self, users: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, users: Mapping[str, str] | None = None, client_certificates: bool = False
+    ) -> None:
+        """`client_certificates`: also demand one signed by `ca_file` (`client.pem`, `.key`)."""
         super().__init__()
         self.users = dict(users or {})
+        self.client_certificates = client_certificates
 
     @property
     def url(self) -> str:
@@ -170,8 +174,10 @@ class LocalMosquitto(_Daemon):
         subprocess.run(
             [_find("mosquitto_passwd"), "-U", str(passwords)], check=True, capture_output=True
         )
+        demand = f"cafile {self.ca_file}\nrequire_certificate true\n"
         return (
             f"certfile {self.dir}/server.pem\nkeyfile {self.dir}/server.key\n"
+            f"{demand if self.client_certificates else ''}"
             f"allow_anonymous false\npassword_file {passwords}\n"
         )
 
@@ -182,18 +188,23 @@ class LocalMosquitto(_Daemon):
 
 
 def issue_certificates(directory: Path) -> None:
-    """A throwaway CA (ca.pem) and the certificate it signs for 127.0.0.1 (server.pem, .key)."""
-    (directory / "server.ext").write_text(
-        "subjectAltName = IP:127.0.0.1\nextendedKeyUsage = serverAuth\n"
-        "authorityKeyIdentifier = keyid\n"
-    )
+    """A throwaway CA (ca.pem) and what it signs: a server certificate for 127.0.0.1
+    (server.pem, server.key) and a client certificate (client.pem, client.key)."""
     key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
-    for command in (
-        f"req -x509 {key} -subj /CN=barbell-throwaway-CA -days 2 -keyout ca.key -out ca.pem",
-        f"req {key} -subj /CN=127.0.0.1 -keyout server.key -out server.csr",
-        "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2"
-        " -extfile server.ext -out server.pem",
+    commands = [
+        f"req -x509 {key} -subj /CN=barbell-throwaway-CA -days 2 -keyout ca.key -out ca.pem"
+    ]
+    for name, subject, usage in (
+        ("server", "/CN=127.0.0.1", "subjectAltName = IP:127.0.0.1\nextendedKeyUsage = serverAuth"),
+        ("client", "/CN=barbell-station", "extendedKeyUsage = clientAuth"),
     ):
+        (directory / f"{name}.ext").write_text(f"{usage}\nauthorityKeyIdentifier = keyid\n")
+        commands += [
+            f"req {key} -subj {subject} -keyout {name}.key -out {name}.csr",
+            f"x509 -req -in {name}.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2"
+            f" -extfile {name}.ext -out {name}.pem",
+        ]
+    for command in commands:
         subprocess.run(
             [_find("openssl"), *command.split()], cwd=directory, check=True, capture_output=True
         )

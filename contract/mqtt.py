@@ -48,6 +48,9 @@ def make_client(settings: MqttSettings, client_id: str, manual_ack: bool = False
     # resets it, so a wrong password costs the broker one attempt every 30 s.
     client.reconnect_delay_set(min_delay=1, max_delay=30)
     client.on_connect_fail = lambda client, userdata: _log_connect_failure(settings.url)
+    # paho's own errors name what no callback hears, e.g. a TLS alert after the handshake
+    # from a broker that wants a client certificate.
+    client.enable_logger(logging.getLogger("paho.mqtt"))
     return client
 
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from barbell.services import LocalMosquitto, issue_certificates
@@ -215,3 +216,29 @@ def test_check_config_names_a_missing_ca_file_in_one_line(tmp_path: Path) -> Non
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1
     assert f"mqtt.ca_file {tmp_path}/gym-ca.pem: no such file" in result.stderr
+
+
+def test_a_broker_that_demands_a_client_certificate_admits_only_a_station_with_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with LocalMosquitto(users=USERS, client_certificates=True) as broker:
+        card = {"cert_file": broker.dir / "client.pem", "key_file": broker.dir / "client.key"}
+        coach = Listener(
+            msgspec.structs.replace(_login(broker, "coach", USERS["coach"], tmp_path), **card),
+            "t-coach",
+            "barbell/v1/+/+/#",
+        )
+        try:
+            station = _login(broker, "bar1", USERS["bar1"], tmp_path)
+            with caplog.at_level(logging.INFO):
+                refused = _station(station, tmp_path / "without")
+            assert "tlsv13 alert certificate required" in caplog.text
+            assert _waiting(tmp_path / "without") == len(refused) == 5
+            measured = _station(msgspec.structs.replace(station, **card), tmp_path / "with")
+            wait_for(
+                lambda: {m.msg_id for m in measured} <= set(coach.msg_ids),
+                what="every rep at the coach",
+            )
+            assert coach.msg_ids == [m.msg_id for m in measured]
+        finally:
+            coach.close()
