@@ -20,6 +20,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -123,19 +124,36 @@ class _Daemon:
 
 
 class LocalMosquitto(_Daemon):
-    """Mosquitto with persistence and a deep queue for offline persistent sessions."""
+    """Mosquitto with persistence and a deep queue for offline persistent sessions.
+
+    Given `users` (name → password), it is a gym's locked-down broker instead: TLS only, with a
+    certificate for 127.0.0.1 signed by a throwaway CA (`ca_file`), and no anonymous clients.
+    """
 
     name = "mosquitto"
 
+    def __init__(
+        self, users: Mapping[str, str] | None = None, client_certificates: bool = False
+    ) -> None:
+        """`client_certificates`: also demand one signed by `ca_file` (`client.pem`, `.key`)."""
+        super().__init__()
+        self.users = dict(users or {})
+        self.client_certificates = client_certificates
+
     @property
     def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
+        return f"{'mqtts' if self.users else 'mqtt'}://127.0.0.1:{self.port}"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.dir / "ca.pem"
 
     def _command(self) -> list[str]:
         conf = self.dir / "mosquitto.conf"
+        access = self._locked_down() if self.users else "allow_anonymous true\n"
         conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
+            f"{access}"
             # Stay the current user: dropping to `mosquitto` would clear PR_SET_PDEATHSIG.
             f"user {getpass.getuser()}\n"
             "persistence true\n"
@@ -146,10 +164,50 @@ class LocalMosquitto(_Daemon):
         )
         return [_find("mosquitto"), "-c", str(conf)]
 
+    def _locked_down(self) -> str:
+        """Certificates and a password file in the temp dir, and the config lines naming them."""
+        if not self.ca_file.exists():  # a restart keeps them
+            issue_certificates(self.dir)
+        passwords = self.dir / "passwd"
+        passwords.write_text("".join(f"{user}:{pw}\n" for user, pw in self.users.items()))
+        # -U hashes the file in place: no password on a command line.
+        subprocess.run(
+            [_find("mosquitto_passwd"), "-U", str(passwords)], check=True, capture_output=True
+        )
+        demand = f"cafile {self.ca_file}\nrequire_certificate true\n"
+        return (
+            f"certfile {self.dir}/server.pem\nkeyfile {self.dir}/server.key\n"
+            f"{demand if self.client_certificates else ''}"
+            f"allow_anonymous false\npassword_file {passwords}\n"
+        )
+
     def _ready(self) -> bool:
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
             return True
         return False
+
+
+def issue_certificates(directory: Path) -> None:
+    """A throwaway CA (ca.pem) and what it signs: a server certificate for 127.0.0.1
+    (server.pem, server.key) and a client certificate (client.pem, client.key)."""
+    key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+    commands = [
+        f"req -x509 {key} -subj /CN=barbell-throwaway-CA -days 2 -keyout ca.key -out ca.pem"
+    ]
+    for name, subject, usage in (
+        ("server", "/CN=127.0.0.1", "subjectAltName = IP:127.0.0.1\nextendedKeyUsage = serverAuth"),
+        ("client", "/CN=barbell-station", "extendedKeyUsage = clientAuth"),
+    ):
+        (directory / f"{name}.ext").write_text(f"{usage}\nauthorityKeyIdentifier = keyid\n")
+        commands += [
+            f"req {key} -subj {subject} -keyout {name}.key -out {name}.csr",
+            f"x509 -req -in {name}.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2"
+            f" -extfile {name}.ext -out {name}.pem",
+        ]
+    for command in commands:
+        subprocess.run(
+            [_find("openssl"), *command.split()], cwd=directory, check=True, capture_output=True
+        )
 
 
 class LocalInfluxDB(_Daemon):

@@ -27,10 +27,32 @@ class MqttSettings(Section):
     username: str | None = None
     password_file: Path | None = None
     client_id: str | None = None
+    # TLS (mqtts:// only): the CA that signed the broker's certificate (default: the system's
+    # CAs), and a client certificate for brokers that ask for one.
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("mqtt://", "mqtts://")):
             raise ValueError(f"mqtt.url {self.url!r} must start with mqtt:// or mqtts://")
+        tls_files = {
+            "ca_file": self.ca_file,
+            "cert_file": self.cert_file,
+            "key_file": self.key_file,
+        }
+        for key, path in tls_files.items():
+            if path is not None and not self.url.startswith("mqtts://"):
+                raise ValueError(f"mqtt.{key} needs an mqtts:// url, not {self.url!r}")
+        if self.key_file is not None and self.cert_file is None:
+            raise ValueError("mqtt.key_file needs mqtt.cert_file")
+        if self.password_file is not None and not self.username:
+            raise ValueError("mqtt.password_file needs mqtt.username")
+        # Missing files are caught here, so --check-config finds them; their contents are
+        # checked when the client is made, before it connects (contract.mqtt).
+        for key, path in {**tls_files, "password_file": self.password_file}.items():
+            if path is not None and not path.is_file():
+                raise ValueError(f"mqtt.{key} {path}: no such file")
 
 
 def read_secret(path: Path | None) -> str | None:

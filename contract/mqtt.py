@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import ssl
+import sys
 import urllib.parse
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.reasoncodes import ReasonCode
 
 from contract.config import MqttSettings, read_secret
 from contract.errors import ConfigError
+
+log = logging.getLogger(__name__)
+# Mosquitto answers a wrong password with 0x87 (not authorized), other brokers with 0x86.
+_CREDENTIALS_HINT = "check mqtt.username and mqtt.password_file against the broker's users"
+_REFUSAL_HINTS = {0x86: _CREDENTIALS_HINT, 0x87: _CREDENTIALS_HINT}
 
 
 def endpoint(url: str) -> tuple[str, int, bool]:
@@ -21,7 +29,10 @@ def endpoint(url: str) -> tuple[str, int, bool]:
 
 
 def make_client(settings: MqttSettings, client_id: str, manual_ack: bool = False) -> mqtt.Client:
-    """A v5 client, not yet connected; the caller sets callbacks, a will, then connects."""
+    """A v5 client, not yet connected; the caller sets callbacks, a will, then connects.
+
+    Unreadable or malformed certificates and password files raise ConfigError here, at start-up.
+    """
     _, _, tls = endpoint(settings.url)
     client = mqtt.Client(
         mqtt.CallbackAPIVersion.VERSION2,
@@ -30,11 +41,61 @@ def make_client(settings: MqttSettings, client_id: str, manual_ack: bool = False
         manual_ack=manual_ack,
     )
     if tls:
-        client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+        client.tls_set_context(tls_context(settings))
     if settings.username:
         client.username_pw_set(settings.username, read_secret(settings.password_file))
+    # Doubles after each failed attempt, refused ones included; only a successful CONNACK
+    # resets it, so a wrong password costs the broker one attempt every 30 s.
     client.reconnect_delay_set(min_delay=1, max_delay=30)
+    client.on_connect_fail = lambda client, userdata: _log_connect_failure(settings.url)
+    # paho's own errors name what no callback hears, e.g. a TLS alert after the handshake
+    # from a broker that wants a client certificate.
+    client.enable_logger(logging.getLogger("paho.mqtt"))
     return client
+
+
+def tls_context(settings: MqttSettings) -> ssl.SSLContext:
+    """Verify the broker's certificate and name against `ca_file`, else the system's CAs."""
+    try:
+        context = ssl.create_default_context(cafile=settings.ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"mqtt.ca_file {settings.ca_file}: not a CA certificate ({exc})"
+        ) from None
+    if settings.cert_file is not None:
+        try:
+            # An encrypted key would make OpenSSL prompt on the terminal: refuse it instead.
+            context.load_cert_chain(settings.cert_file, settings.key_file, password=_no_password)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                f"mqtt.cert_file {settings.cert_file} / key_file {settings.key_file}: "
+                f"not a certificate and its unencrypted key ({exc})"
+            ) from None
+    return context
+
+
+def _no_password() -> str:
+    raise ssl.SSLError("the key is encrypted")
+
+
+def refusal(settings: MqttSettings, reason: ReasonCode) -> str:
+    """One line for the log when the broker answers CONNECT with a failure: who, why, what to do."""
+    who = f"user {settings.username!r}" if settings.username else "an anonymous client"
+    hint = _REFUSAL_HINTS.get(reason.value, "see the broker's log")
+    return f"broker {settings.url} refused {who}: {reason} ({hint})"
+
+
+def _log_connect_failure(url: str) -> None:
+    # paho passes no exception to on_connect_fail, but calls it while handling one.
+    error = sys.exception()
+    if isinstance(error, ssl.SSLCertVerificationError):
+        log.error(
+            "broker %s: certificate not trusted: %s (is mqtt.ca_file the CA that signed it?)",
+            url,
+            error.verify_message,
+        )
+    else:
+        log.warning("cannot reach broker %s: %s; retrying", url, error)
 
 
 def connect(

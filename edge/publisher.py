@@ -19,7 +19,7 @@ import paho.mqtt.client as mqtt
 from contract import topics
 from contract.config import MqttSettings
 from contract.messages import HealthMessage, RepMessage, SetMessage, StatusMessage, encode
-from contract.mqtt import connect, make_client
+from contract.mqtt import connect, make_client, refusal
 from edge.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,8 @@ class Publisher:
 
     def _on_connect(self, client, userdata, flags, reason, properties) -> None:
         if reason.is_failure:
-            log.warning("broker refused the connection: %s", reason)
+            # Retried with back-off (contract.mqtt): a fixed password on either side heals it.
+            log.error("%s; messages wait in the outbox", refusal(self._settings, reason))
             return
         client.publish(self._topic("status"), self._status("online"), qos=1, retain=True)
         if self._on_command is not None:

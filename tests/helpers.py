@@ -104,9 +104,12 @@ class Listener:
     """An MQTT client that keeps every message on a topic, decoded (a coach's view). A persistent
     one keeps its session, so the broker holds its QoS 1 messages while it is away."""
 
-    def __init__(self, url: str, name: str, topic: str, persistent: bool = False) -> None:
+    def __init__(
+        self, broker: str | MqttSettings, name: str, topic: str, persistent: bool = False
+    ) -> None:
+        """`broker` is a URL, or the settings for a broker that wants TLS files or a password."""
         self.messages: list[Message] = []
-        settings = MqttSettings(url=url)
+        settings = MqttSettings(url=broker) if isinstance(broker, str) else broker
         self.client = make_client(settings, name)
         self.client.on_connect = lambda client, *args: client.subscribe(topic, qos=1)
         self.client.on_message = lambda client, userdata, message: self.messages.append(

@@ -69,8 +69,10 @@ def test_influx_v2_needs_org_and_bucket() -> None:
 
 
 def test_paths_come_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    secret = tmp_path / "mqtt-password"
+    secret.write_text("s3cret\n")
     path = tmp_path / "edge.toml"
-    path.write_text('[mqtt]\npassword_file = "/run/secrets/mqtt"\n')
+    path.write_text(f'[mqtt]\nusername = "bar1"\npassword_file = "{secret}"\n')
     config = load(EdgeConfig, path, {"BARBELL_STATE_DIR": str(tmp_path / "state")})
-    assert config.mqtt.password_file == Path("/run/secrets/mqtt")
+    assert config.mqtt.password_file == secret
     assert config.state.dir == tmp_path / "state"
