@@ -12,7 +12,7 @@ import math
 import msgspec
 from influxdb_client import Point, WritePrecision
 
-from contract.messages import HealthMessage, RepMessage, SetMessage, StatusMessage
+from contract.messages import AlertMessage, HealthMessage, RepMessage, SetMessage, StatusMessage
 
 TAGS = ("gym", "station", "athlete", "lift")
 _NOT_FIELDS = {*TAGS, "faults", "unjudged", "fault_streaks", "fault_counts", "t_concentric_end"}
@@ -85,6 +85,21 @@ def set_point(message: SetMessage) -> Point:
     point = _point("set", message, message.t_end)
     for code, count in message.fault_counts.items():
         point.field(f"faults_{code}", count)
+    return point
+
+
+def alert_point(alert: AlertMessage) -> Point:
+    """Stamped with the trigger's time, so an alert raised again from a redelivered message
+    overwrites itself; the rule is a tag, so dashboards count alerts by rule."""
+    point = Point("alert").time(_ns(alert.t), WritePrecision.NS)
+    for tag in TAGS:
+        value = getattr(alert, tag)
+        if value:  # no athlete or lift (a station alert): the tag is absent, InfluxQL's ''
+            point.tag(tag, value)
+    point.tag("rule", alert.rule)
+    point.field("severity", alert.severity).field("message", alert.message)
+    if alert.rep_ref is not None:
+        point.field("rep_ref", alert.rep_ref)
     return point
 
 

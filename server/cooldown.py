@@ -1,0 +1,60 @@
+"""The alert cooldown, held across server processes by InfluxDB's `alert` measurement.
+
+Processes share no state, so "has a coach just been told this?" is asked of the one store: an
+alert of the same gym, station, athlete and rule within the cooldown of the new one's time. The
+times are the triggers' own, so the check is the same whatever order or process messages land
+in, and a redelivered trigger finds the alert it raised before. Alerts this process raised are
+remembered, so a rule firing rep after rep costs no query. docs/alerts.md gives the race left.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Protocol
+
+from contract.messages import AlertMessage
+from server.influx import quoted
+
+Key = tuple[str, str, str, str]
+KEEP = 8  # recent alert times remembered per key
+
+
+class Reader(Protocol):
+    def query(self, influxql: str) -> list[dict[str, Any]]: ...
+
+
+class Cooldown:
+    def __init__(self, reader: Reader, cooldown_s: float) -> None:
+        self._reader = reader
+        self._cooldown_s = cooldown_s
+        self._recent: defaultdict[Key, list[float]] = defaultdict(list)
+
+    def holds(self, alert: AlertMessage) -> bool:
+        """Whether an alert of the same key lies within the cooldown either side of this one's
+        time (either side: messages of one set may be handled out of order by N processes).
+        Raises WriteError when InfluxDB cannot answer."""
+        key = _key(alert)
+        if any(abs(alert.t - t) <= self._cooldown_s for t in self._recent.get(key, ())):
+            return True
+        gym, station, athlete, rule = key
+        lo, hi = _ns(alert.t - self._cooldown_s), _ns(alert.t + self._cooldown_s)
+        found = self._reader.query(
+            f'SELECT "severity" FROM "alert" WHERE "gym" = {quoted(gym)}'
+            f' AND "station" = {quoted(station)} AND "athlete" = {quoted(athlete)}'
+            f' AND "rule" = {quoted(rule)} AND time >= {lo} AND time <= {hi} LIMIT 1'
+        )
+        return bool(found)
+
+    def note(self, alert: AlertMessage) -> None:
+        """Remember an alert this process has stored."""
+        times = self._recent[_key(alert)]
+        times.append(alert.t)
+        del times[:-KEEP]
+
+
+def _key(alert: AlertMessage) -> Key:
+    return (alert.gym, alert.station, alert.athlete, alert.rule)
+
+
+def _ns(seconds: float) -> int:
+    return max(round(seconds * 1e9), 0)
