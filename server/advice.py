@@ -302,7 +302,7 @@ def _shortfall(loads: int, fitted: Profile | None, settings: AdviceSettings) -> 
         return "velocity does not fall as the load rises: no profile to read"
     if fitted.spread_mps < settings.min_velocity_spread_mps:
         return (
-            f"need loads further apart: their velocities span {fitted.spread_mps:.2f} m/s, "
+            f"need loads further apart: their velocities span {fitted.spread_mps:.3f} m/s, "
             f"{settings.min_velocity_spread_mps:g} needed (a light warm-up set helps)"
         )
     if fitted.r2 < settings.min_r2:
