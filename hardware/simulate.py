@@ -29,6 +29,9 @@ class SimSpec(msgspec.Struct, kw_only=True, frozen=True):
     reps: int = 5
     load_kg: float = 100.0  # bar included
     one_rm_kg: float = 160.0  # the athlete's strength
+    # The athlete's and the day's velocity against the population profile (≈1, their v1RM
+    # scales with it); drawn from the seed when None, given to keep one athlete across sets.
+    velocity_scale: float | None = None
     seed: int = 0
     rate_hz: float = 1000.0
     noise: float = 1.0  # scales every sensor error; 0 is a perfect sensor
@@ -100,10 +103,12 @@ def simulate(spec: SimSpec) -> Simulation:
     events = tuple(SensorEvent.parse(text) for text in spec.events)
     rng = np.random.default_rng(spec.seed)
     profile = PROFILES[spec.lift]
+    rom_m = float(rng.uniform(*profile.rom_m))
+    drawn_scale = float(rng.normal(1.0, 0.06))  # drawn either way, so seeds keep their streams
     athlete = Athlete(
         one_rm_kg=spec.one_rm_kg,
-        rom_m=float(rng.uniform(*profile.rom_m)),
-        velocity_scale=float(rng.normal(1.0, 0.06)),
+        rom_m=rom_m,
+        velocity_scale=drawn_scale if spec.velocity_scale is None else spec.velocity_scale,
         drift_ap_m=float(rng.uniform(*profile.drift_ap_m)),
     )
     plan = plan_session(

@@ -12,7 +12,14 @@ import math
 import msgspec
 from influxdb_client import Point, WritePrecision
 
-from contract.messages import AlertMessage, HealthMessage, RepMessage, SetMessage, StatusMessage
+from contract.messages import (
+    AdviceMessage,
+    AlertMessage,
+    HealthMessage,
+    RepMessage,
+    SetMessage,
+    StatusMessage,
+)
 
 TAGS = ("gym", "station", "athlete", "lift")
 _NOT_FIELDS = {*TAGS, "faults", "unjudged", "fault_streaks", "fault_counts", "t_concentric_end"}
@@ -105,3 +112,9 @@ def alert_point(alert: AlertMessage) -> Point:
 
 def line(point: Point) -> str:
     return str(point.to_line_protocol())
+
+
+def advice_point(advice: AdviceMessage) -> Point:
+    """Stamped with the end of the set that asked for it, so a redelivered set rewrites its
+    advice instead of adding one."""
+    return _point("advice", advice, advice.t)

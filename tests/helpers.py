@@ -1,4 +1,5 @@
-"""Small helpers the tests share: querying InfluxDB and waiting for a condition."""
+"""Small helpers the tests share: querying InfluxDB, waiting for a condition, simulated
+sessions through the real edge analysis."""
 
 from __future__ import annotations
 
@@ -6,13 +7,18 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
+
+import msgspec
 
 from barbell.services import LocalInfluxDB
 from contract.config import MqttSettings
 from contract.messages import HealthMessage, Message, RepMessage, SetMessage, decode
 from contract.mqtt import connect, make_client
+from edge.analysis import AnalysisSettings, RepAnalysis
+from edge.session import Session, SessionInfo
+from hardware.simulate import SimSpec, simulate
 
 
 def rows(influx: LocalInfluxDB, influxql: str) -> list[dict[str, Any]]:
@@ -129,3 +135,53 @@ class Listener:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+SET_SPACING_S = 300.0  # between set starts in a simulated session
+
+
+def simulated_session(
+    lift: str,
+    one_rm_kg: float,
+    loads_kg: Sequence[float],
+    session_id: str,
+    start_s: float,
+    *,
+    athlete: str = "ana",
+    gym: str = "g1",
+    station: str = "bar1",
+    reps: int = 3,
+    seed: int = 0,
+    faults: tuple[str, ...] = (),
+    velocity_scale: float = 1.0,
+    rate_hz: float = 1000.0,
+) -> list[RepMessage | SetMessage]:
+    """A session of one set at each load, simulated for an athlete of known 1RM and day-form
+    (velocity against the population profile) and run through the real edge analysis; sets are
+    numbered in order and stamped in epoch seconds."""
+    messages: list[RepMessage | SetMessage] = []
+    for set_index, load_kg in enumerate(loads_kg):
+        spec = SimSpec(
+            lift=lift,
+            reps=reps,
+            load_kg=load_kg,
+            one_rm_kg=one_rm_kg,
+            seed=seed + set_index,
+            athlete=athlete,
+            faults=faults,
+            velocity_scale=velocity_scale,
+            rate_hz=rate_hz,
+        )
+        sim = simulate(spec)
+        analysis = RepAnalysis(AnalysisSettings(lift=lift, load_kg=load_kg))
+        at = start_s + set_index * SET_SPACING_S
+        session = Session(SessionInfo(gym, station, session_id, lift, athlete, load_kg, at))
+        out: list[RepMessage | SetMessage] = []
+        for chunk in sim.recording.split(50):
+            out += session.messages(analysis.feed(chunk))
+        out += session.messages(analysis.finish())
+        for message in out:  # each simulation is its own set 0; number it in the session
+            suffix = message.msg_id.rsplit("/", 1)[1]
+            msg_id = f"{gym}/{station}/{session_id}/s{set_index}/{suffix}"
+            messages.append(msgspec.structs.replace(message, set_index=set_index, msg_id=msg_id))
+    return messages
