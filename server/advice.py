@@ -25,7 +25,7 @@ import msgspec
 from contract.config import Section
 from contract.lifts import LIFTS, VELOCITY_AT_1RM_MPS
 from contract.messages import AdviceMessage, RepMessage, SetMessage, Severity
-from server.influx import quoted
+from server.influxql import quoted
 
 KG_PER_LB = 0.45359237
 DAY_S = 86_400.0

@@ -1,25 +1,37 @@
-"""The server's composition root: config → writer → ingest, until told to stop."""
+"""The server's composition root: config → InfluxDB writer and reader → ingest, with coach
+alerts and next-load advice reacting to what it stores, until told to stop."""
 
 from __future__ import annotations
 
 import logging
 import threading
 
+from server.advice import Advisor
+from server.alerting import Alerts
 from server.config import ServerConfig
-from server.influx import make_writer
+from server.influx import InfluxReader, make_writer
 from server.ingest import Ingest
+from server.reactions import Reactions, advice_publisher
 
 log = logging.getLogger(__name__)
 
 
 def run_server(config: ServerConfig, stop: threading.Event) -> None:
     writer = make_writer(config.influx)
+    reader = InfluxReader(config.influx)
     ingest = Ingest(config, writer, client_id=config.mqtt.client_id or "barbell-server")
+    alerts = Alerts(
+        config.alerts, reader, writer.write, lambda topic, payload: ingest.publish(topic, payload)
+    )
+    advisor = Advisor(config.advice, reader, advice_publisher(ingest.publish))
+    reactions = Reactions(alerts, advisor, writer.write)
+    ingest.on_stored = reactions
     ingest.start()
     log.info("ingesting from %s into %s", config.mqtt.url, config.influx.url)
     try:
         stop.wait()
     finally:
         ingest.stop()
+        reactions.close()
         writer.close()
         log.info("stored %d messages, %d dead letters", ingest.stored, ingest.dead)

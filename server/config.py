@@ -9,6 +9,8 @@ import msgspec
 from msgspec import Meta
 
 from contract.config import MqttSettings, Section
+from server.advice import AdviceSettings
+from server.alerts import AlertSettings
 
 
 class InfluxSettings(Section):
@@ -44,3 +46,5 @@ class ServerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     mqtt: MqttSettings = msgspec.field(default_factory=MqttSettings)
     influx: InfluxSettings = msgspec.field(default_factory=InfluxSettings)
     ingest: IngestSettings = msgspec.field(default_factory=IngestSettings)
+    alerts: AlertSettings = msgspec.field(default_factory=AlertSettings)
+    advice: AdviceSettings = msgspec.field(default_factory=AdviceSettings)

@@ -13,7 +13,7 @@ from collections import defaultdict
 from typing import Any, Protocol
 
 from contract.messages import AlertMessage
-from server.influx import quoted
+from server.influxql import quoted
 
 Key = tuple[str, str, str, str]
 KEEP = 8  # recent alert times remembered per key

@@ -148,8 +148,3 @@ class InfluxReader:
                     dict(zip(columns, values, strict=True), **tags) for values in series["values"]
                 ]
         return rows
-
-
-def quoted(value: str) -> str:
-    """A string literal for InfluxQL, safe for any athlete or station name."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -16,11 +16,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import paho.mqtt.client as mqtt
 
 from contract import topics
-from contract.mqtt import connect, make_client
+from contract.mqtt import connect, make_client, refusal
 from server.config import IngestSettings, ServerConfig
 from server.influx import WriteError, Writer
 from server.points import line, points_for
@@ -30,7 +31,9 @@ log = logging.getLogger(__name__)
 RETRY_S, MAX_RETRY_S = 0.5, 10.0  # back-off while InfluxDB is failing
 DEAD_LETTER_WAIT_S = 10.0
 
-Reaction = Callable[[list[Stored]], None]
+# Told of each batch of (topic, message) once stored; raises WriteError to have it held.
+T = TypeVar("T")
+Reaction = Callable[[list[tuple[str, Stored]]], None]
 
 
 @dataclass
@@ -54,10 +57,11 @@ class Ingest:
         client_id: str = "barbell-server",
         on_stored: Reaction | None = None,
     ) -> None:
-        """`on_stored` hears of each batch once InfluxDB has it, before it is acknowledged."""
+        """`on_stored` hears of each batch once InfluxDB has it, before it is acknowledged; it
+        may also be set after construction, before `start`."""
         self._settings: IngestSettings = config.ingest
         self._writer = writer
-        self._on_stored = on_stored
+        self.on_stored = on_stored
         self._mqtt = config.mqtt
         self._client = make_client(config.mqtt, client_id, manual_ack=True)
         self._client.on_connect = self._on_connect
@@ -75,7 +79,7 @@ class Ingest:
 
     def _on_connect(self, client, userdata, flags, reason, properties) -> None:
         if reason.is_failure:
-            log.warning("broker refused the connection: %s", reason)
+            log.error("%s", refusal(self._mqtt, reason))
             return
         self._connection += 1
         client.subscribe(topics.SHARED_INGEST, qos=1)
@@ -108,8 +112,7 @@ class Ingest:
     def _run(self) -> None:
         while not self._stop.is_set():
             batch = self._next_batch()
-            if batch and self._write(batch):
-                self._react(batch)
+            if batch and self._write(batch) and self._react(batch):
                 self._settle(batch)
 
     def _next_batch(self) -> list[Delivery]:
@@ -134,11 +137,11 @@ class Ingest:
         A batch InfluxDB rejects is written message by message, to find the bad ones."""
         good = [d for d in batch if d.lines]
         try:
-            self._hold_until_written([line for d in good for line in d.lines])
+            self._hold(self._writer.write, [line for d in good for line in d.lines])
         except _Rejected:
             for delivery in good:
                 try:
-                    self._hold_until_written(delivery.lines)
+                    self._hold(self._writer.write, delivery.lines)
                 except _Rejected as exc:
                     delivery.refusal, delivery.message = f"InfluxDB refused it: {exc}", None
                 except _Stopped:
@@ -147,11 +150,12 @@ class Ingest:
             return False
         return True
 
-    def _hold_until_written(self, lines: list[str]) -> None:
+    def _hold(self, action: Callable[[T], object], argument: T) -> None:
+        """Do `action`, retrying with back-off while InfluxDB fails."""
         failing, wait = False, RETRY_S
         while True:
             try:
-                self._writer.write(lines)
+                action(argument)
             except WriteError as exc:
                 if not exc.retry:
                     raise _Rejected(str(exc)) from None
@@ -166,14 +170,20 @@ class Ingest:
                 log.info("InfluxDB write recovered")
             return
 
-    def _react(self, batch: list[Delivery]) -> None:
-        stored = [d.message for d in batch if d.message is not None]
-        if self._on_stored is None or not stored:
-            return
+    def _react(self, batch: list[Delivery]) -> bool:
+        """Alerts and advice, held like a write while InfluxDB fails; False if stopped first."""
+        stored = [(d.topic, d.message) for d in batch if d.message is not None]
+        if self.on_stored is None or not stored:
+            return True
         try:
-            self._on_stored(stored)
-        except Exception:  # a broken reaction must not stop ingest; its data are stored
+            self._hold(self.on_stored, stored)
+        except _Stopped:
+            return False
+        except _Rejected as exc:  # a query of ours InfluxDB would never answer
+            log.error("reacting to %d stored messages failed: %s", len(stored), exc)
+        except Exception:  # a broken reaction must not stop ingest; the data are stored
             log.exception("reacting to %d stored messages failed", len(stored))
+        return True
 
     def _settle(self, batch: list[Delivery]) -> None:
         sent = [(d, self._dead_letter(d)) for d in batch if d.refusal is not None]
@@ -196,6 +206,10 @@ class Ingest:
             "received": time.time(),
         }
         return self._client.publish(topics.dead_letter(delivery.topic), json.dumps(body), qos=1)
+
+    def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        """QoS 1 through this process's connection (alerts, advice)."""
+        self._client.publish(topic, payload, qos=1, retain=retain)
 
     def start(self) -> None:
         self._worker.start()

@@ -4,6 +4,8 @@ sessions through the real edge analysis."""
 from __future__ import annotations
 
 import contextlib
+import http.server
+import json
 import socket
 import threading
 import time
@@ -185,3 +187,34 @@ def simulated_session(
             msg_id = f"{gym}/{station}/{session_id}/s{set_index}/{suffix}"
             messages.append(msgspec.structs.replace(message, set_index=set_index, msg_id=msg_id))
     return messages
+
+
+class Webhook:
+    """A local HTTP endpoint that keeps each JSON body posted to it. It answers after
+    `delay_s`, and with 500 while `failing` is set."""
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.failing = False
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                time.sleep(delay_s)
+                if not outer.failing:
+                    outer.bodies.append(json.loads(body))
+                self.send_response(500 if outer.failing else 200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"json://127.0.0.1:{self._server.server_address[1]}/alerts"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -4,11 +4,8 @@ local SMTP server."""
 
 from __future__ import annotations
 
-import http.server
-import json
 import logging
 import re
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,7 +45,7 @@ from server.alerts import (
 from server.config import InfluxSettings
 from server.influx import InfluxReader, V1Writer, WriteError
 from server.notify import Notifier
-from tests.helpers import Listener, rows, wait_for
+from tests.helpers import Listener, Webhook, rows, wait_for
 
 REP_TOPIC = topics.topic("g1", "bar1", "rep")
 
@@ -367,37 +364,6 @@ def test_alerts_reach_a_coach_on_the_alert_topic(
 
 
 # Delivery through apprise
-
-
-class Webhook:
-    """A local HTTP endpoint that keeps each JSON body posted to it. It answers after
-    `delay_s`, and with 500 while `failing` is set."""
-
-    def __init__(self, delay_s: float = 0.0) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        self.failing = False
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                time.sleep(delay_s)
-                if not outer.failing:
-                    outer.bodies.append(json.loads(body))
-                self.send_response(500 if outer.failing else 200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"json://127.0.0.1:{self._server.server_address[1]}/alerts"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 class Mailbox:

@@ -16,7 +16,8 @@ import pytest
 from barbell.services import LocalInfluxDB, free_port
 from contract.messages import Fault, RepMessage
 from server.config import InfluxSettings
-from server.influx import InfluxReader, V1Writer, V2Writer, WriteError, quoted
+from server.influx import InfluxReader, V1Writer, V2Writer, WriteError
+from server.influxql import quoted
 from server.points import line, points_for, rep_point
 from tests.helpers import rows
 

@@ -7,8 +7,11 @@ import json
 import threading
 from collections.abc import Iterator
 
+import msgspec
 import paho.mqtt.client as mqtt
 import pytest
+from hypothesis import Phase, given, settings
+from hypothesis import strategies as st
 
 from barbell.services import LocalInfluxDB, LocalMosquitto
 from contract import topics
@@ -84,6 +87,99 @@ def test_bad_payloads_are_dead_lettered_and_good_ones_stored(
     assert [d["payload"] for d in dead] == [p.decode() for p in bad]
     assert all(d["topic"] == rep_topic and d["reason"] for d in dead)
     assert len(rows(influxdb, 'SELECT * FROM "rep"')) == len(bad)
+    for client in (watcher, station):
+        client.disconnect()
+        client.loop_stop()
+
+
+GOOD = msgspec.json.decode(_rep(0))
+FAR_FUTURE = 4_000_000_000.0  # 2096
+# Each (field, value) makes a rep message wrong in one way the contract forbids.
+BREAKAGES: list[tuple[str, object]] = [
+    ("schema", "barbell.rep/2"),
+    ("schema", "barbell.cmd/1"),
+    ("schema", None),
+    ("msg_id", ""),
+    ("gym", "g/1"),
+    ("gym", "+"),
+    ("station", "bar2"),  # not the station of the topic it came on
+    ("rom_m", -0.1),
+    ("rom_m", 6.0),
+    ("rom_m", "0.3"),
+    ("rep_index", -1),
+    ("rep_index", 1.5),
+    ("rep_index", True),
+    ("load_kg", 5000.0),
+    ("t_concentric_start", 1.0),  # before t_start
+    ("t_end", FAR_FUTURE),
+    ("faults", [{"code": 1}]),
+    ("faults", "none"),
+    ("mean_velocity_mps", 99.0),
+    ("lift", "curl"),
+]
+REQUIRED = ["schema", "msg_id", "gym", "station", "session_id", "lift", "set_index", "rep_index"]
+
+
+NOT_FINITE = _rep(1).replace(b'"rom_m":0.4', b'"rom_m":NaN')
+INFINITE = _rep(1).replace(b'"rom_m":0.4', b'"rom_m":1e999')
+OVERSIZED = _rep(2).replace(b'"athlete":""', b'"athlete":"' + b"x" * 300_000 + b'"')
+
+
+def broken(field: str, value: object, salt: int) -> bytes:
+    message = {**GOOD, "msg_id": f"bad{salt}", field: value}
+    if field == "t_end":  # keep the times in order, so only the clock is wrong
+        message.update(t_concentric_end=value)
+    return json.dumps(message).encode()
+
+
+def bad_payloads() -> st.SearchStrategy[bytes]:
+    json_values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+        max_leaves=12,
+    )
+    salt = st.integers(0, 10**9)
+    return st.one_of(
+        st.binary(max_size=300),  # not JSON, or not UTF-8
+        json_values.map(lambda value: json.dumps(value).encode()),
+        st.tuples(st.sampled_from(BREAKAGES), salt).map(lambda b: broken(*b[0], b[1])),
+        st.tuples(st.sampled_from(REQUIRED), salt).map(
+            lambda b: json.dumps({k: v for k, v in GOOD.items() if k != b[0]}).encode()
+        ),
+        st.sampled_from([NOT_FINITE, INFINITE, OVERSIZED]),
+    )
+
+
+def test_thousands_of_malformed_payloads_are_dead_lettered_and_the_stream_between_stored(
+    ingest: Ingest, mosquitto: LocalMosquitto, influxdb: LocalInfluxDB
+) -> None:
+    corpus: list[bytes] = []
+
+    @settings(max_examples=2000, database=None, deadline=None, phases=[Phase.generate])
+    @given(bad_payloads())
+    def collect(payload: bytes) -> None:
+        corpus.append(payload)
+
+    collect()
+    assert len(corpus) >= 1500
+    dead: list[bytes] = []
+    watcher = _client(mosquitto, "t-dead-corpus")
+    watcher.on_message = lambda c, u, m: dead.append(json.loads(m.payload)["payload"])
+    watcher.subscribe(f"{topics.DEAD_LETTERS}/#", qos=1)
+    station = _client(mosquitto, "t-station-corpus")
+    rep_topic = topics.topic("g1", "bar1", "rep")
+    good = 0
+    for i, payload in enumerate(corpus):
+        station.publish(rep_topic, payload, qos=1)
+        if i % 10 == 0:  # a good rep between every ten bad payloads
+            station.publish(rep_topic, _rep(1000 + good), qos=1)
+            good += 1
+    station.publish(rep_topic, _rep(1000 + good), qos=1).wait_for_publish(30)
+    good += 1
+    wait_for(lambda: len(dead) == len(corpus), timeout_s=60, what="every dead letter")
+    wait_for(lambda: ingest.stored == good, what="every good rep")
+    assert sorted(dead) == sorted(p.decode("utf-8", errors="replace") for p in corpus)
+    assert len(rows(influxdb, 'SELECT "rom_m" FROM "rep"')) == good
     for client in (watcher, station):
         client.disconnect()
         client.loop_stop()
