@@ -116,16 +116,15 @@ class Ingest:
                 self._settle(batch)
 
     def _next_batch(self) -> list[Delivery]:
-        """Whatever arrives within `batch_s` of the first message, up to `batch_lines`."""
+        """Everything waiting, up to `batch_lines`, and whatever follows it within `batch_s`."""
         try:
             batch = [self._inbox.get(timeout=0.2)]
         except queue.Empty:
             return []
-        deadline = time.monotonic() + self._settings.batch_s
-        lines = len(batch[0].lines)
+        lines, wait = len(batch[0].lines), self._settings.batch_s
         while lines < self._settings.batch_lines:
             try:
-                delivery = self._inbox.get(timeout=max(0.0, deadline - time.monotonic()))
+                delivery = self._inbox.get(timeout=wait) if wait else self._inbox.get_nowait()
             except queue.Empty:
                 break
             batch.append(delivery)
