@@ -178,8 +178,12 @@ class RepAnalysis:
         handling = self._track.turned_rad > self.settings.track.handling_rad
         if not self._track.resting and not self._track.tainted and not handling:
             events += self._reversals()
+        if self._track.resting:
+            self._reps.expire(float(t[-1]))
         events += self._maybe_end_set(float(t[-1]))
         self._track.trim(self._keep_from())
+        if self._track.span_s > self.settings.track.longest_motion_s:
+            self._give_up()
         return events
 
     @property
@@ -199,6 +203,12 @@ class RepAnalysis:
     def restart_weighing(self) -> None:
         """Forget this rest's weighings: the cells were zeroed, so the old ones no longer hold."""
         self._weighed_n, self._weighings = np.zeros(2), 0
+
+    @property
+    def held_s(self) -> float:
+        """How much of the stream the analysis holds, s: the open motion, or the pending phase
+        of a rep. Bounded by `track.longest_motion_s`, however long the daemon runs."""
+        return self._track.span_s
 
     def _weigh(self, rows: np.ndarray, at_rest: np.ndarray) -> None:
         if not at_rest.all():
@@ -287,6 +297,14 @@ class RepAnalysis:
         self._cued = set()
         self._orientation.reset()
         self._stillness.reset()
+
+    def _give_up(self) -> None:
+        """A rep or a motion that has lasted this long is not lifting: forget it, so what is
+        kept stays bounded however long the bar is carried or a phase waits for its return."""
+        self._track.give_up()
+        self._reps.interrupt()
+        self._cued = set()
+        self._track.trim(self._keep_from())
 
     def _phase(self, phase: Phase) -> list[Event]:
         # The pause before each phase, by its first sample (a joined phase keeps its first).

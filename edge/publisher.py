@@ -129,6 +129,8 @@ class Publisher:
 
     def publish_now(self, message: HealthMessage) -> None:
         """A report that only matters now: not kept if the broker is away."""
+        if not self._connected.is_set():
+            return  # paho would queue it in memory, without limit, to send stale on reconnect
         self._client.publish(self._topic(KINDS[type(message)]), encode(message), qos=1)
 
     def flush(self, timeout_s: float) -> bool:

@@ -1,22 +1,25 @@
 """The athlete's own reference: full ROM (lockout height) and bar path, learned from good reps.
 
-The median of the good reps so far, so one odd rep barely moves it; until two good reps are in,
-there is none (a stored profile can seed it). A rep flagged for ROM or path does not teach it.
+The median of the good reps so far (the newest hundred), so one odd rep barely moves it; until
+two good reps are in, there is none (a stored profile can seed it). A rep flagged for ROM or
+path does not teach it.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from statistics import median
 
 MIN_REPS = 2
+KEPT_REPS = 100  # the newest good reps: a station running all day must not grow with it
 
 
 class Reference:
     def __init__(self, rom_m: float | None = None, drift_ap_m: float | None = None) -> None:
         """Seed values from a stored profile, if any; learning takes over from them."""
         self._seed_rom, self._seed_drift = rom_m, drift_ap_m
-        self._roms: list[float] = []
-        self._drifts: list[float] = []
+        self._roms: deque[float] = deque(maxlen=KEPT_REPS)
+        self._drifts: deque[float] = deque(maxlen=KEPT_REPS)
 
     @property
     def rom_m(self) -> float | None:

@@ -41,6 +41,14 @@ class RepAssembler:
         """Handling or bad data came between: no rep may span it."""
         self._pending = None
 
+    def expire(self, now_s: float) -> None:
+        """The bar rests at `now_s`, so any next phase starts later: a first phase that ended
+        more than `forget_after_s` before can no longer be returned from. Forgetting it now,
+        not at the next phase, lets the set end and its samples go."""
+        pending = self._pending
+        if pending is not None and now_s - pending.t_stop > self.settings.forget_after_s:
+            self._pending = None
+
     def add(self, phase: Phase) -> tuple[Phase, Phase] | None:
         """Feed the next phase; returns (first, second) when it completes a rep."""
         s, pending = self.settings, self._pending

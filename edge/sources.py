@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Iterator
+from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING, Any
 
 from contract.errors import DeviceError
 from contract.recording import Chunk
@@ -40,11 +42,14 @@ def sim_spec(config: EdgeConfig) -> SimSpec:
     )
 
 
-def _paced(recording: Chunk, config: EdgeConfig, stop: threading.Event) -> Iterator[Chunk]:
+def _drain_size(config: EdgeConfig) -> int:
+    return max(1, int(DRAIN_S * config.sensor.rate_hz))
+
+
+def _paced(chunks: Iterable[Chunk], config: EdgeConfig, stop: threading.Event) -> Iterator[Chunk]:
     """FIFO-sized pieces, paced in real time unless `sim.realtime` is off."""
-    size = max(1, int(DRAIN_S * config.sensor.rate_hz))
     started = time.monotonic()
-    for chunk in recording.split(size):
+    for chunk in chunks:
         if stop.is_set():
             return
         if config.sim.realtime:
@@ -56,31 +61,67 @@ def simulated(config: EdgeConfig, stop: threading.Event, report: Report) -> Iter
     """The simulator's session as a sensor would deliver it."""
     from hardware.simulate import simulate
 
-    yield from _paced(simulate(sim_spec(config)).recording, config, stop)
+    recording = simulate(sim_spec(config)).recording
+    yield from _paced(recording.split(_drain_size(config)), config, stop)
 
 
 def emulated(config: EdgeConfig, stop: threading.Event, report: Report) -> Iterator[Chunk]:
     """The simulator's session through register-level emulated chips and the real drivers.
 
-    The simulation's `gone` events unplug the chips from the bus, to show what a loose cable
-    does.
+    The simulation runs in a process of its own and hands over one FIFO's worth at a time, so
+    this process holds what a daemon on real chips holds (bench/daemon.py measures it). The
+    simulation's `gone` events unplug the chips from the bus, to show what a loose cable does.
     """
     from hardware.emulated.bar import EmulatedBar
-    from hardware.simulate import simulate
 
-    simulation = simulate(sim_spec(config))
-    outages = [(e.t_start, e.t_end) for e in simulation.truth.events if e.kind == "gone"]
     bar = EmulatedBar(rate_hz=int(config.sensor.rate_hz))
+    spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: no copy of this one
+    receiving, sending = spawn.Pipe(duplex=False)
+    simulator = spawn.Process(
+        target=_simulate_into,
+        args=(config, _drain_size(config), sending),
+        name="barbell-simulator",
+        daemon=True,
+    )
+    simulator.start()
+    sending.close()  # the child's end: if the child dies, recv() raises EOFError here
+
+    def received() -> Any:
+        item = receiving.recv()
+        if isinstance(item, BaseException):
+            raise item  # a bad simulation setting, raised as if simulated here
+        return item
 
     def drained() -> Iterator[None]:
-        for chunk in _paced(simulation.recording, config, stop):
+        outages: list[tuple[float, float]] = received()
+        for chunk in _paced(iter(received, None), config, stop):
             first, last = float(chunk.t[0]), float(chunk.t[-1])
             bar.connect(not any(start <= last and first < end for start, end in outages))
             bar.feed(chunk)
             yield
 
     backoff = (lambda s: stop.wait(s)) if config.sim.realtime else (lambda s: None)
-    yield from _read(bar.sensor, drained(), report, backoff)
+    try:
+        yield from _read(bar.sensor, drained(), report, backoff)
+    finally:
+        receiving.close()
+        simulator.terminate()
+        simulator.join()
+
+
+def _simulate_into(config: EdgeConfig, size: int, sending: Connection) -> None:
+    """In the simulator's process: the outages, then the session a FIFO drain at a time."""
+    from hardware.simulate import simulate
+
+    try:
+        simulation = simulate(sim_spec(config))
+    except Exception as exc:
+        sending.send(exc)
+        return
+    sending.send([(e.t_start, e.t_end) for e in simulation.truth.events if e.kind == "gone"])
+    for chunk in simulation.recording.split(size):
+        sending.send(chunk)
+    sending.send(None)
 
 
 def i2c(config: EdgeConfig, stop: threading.Event, report: Report) -> Iterator[Chunk]:

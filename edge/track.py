@@ -17,6 +17,7 @@ import numpy as np
 # Columns of the kept samples; TURN is the angle turned since the last rest, rad.
 T, AZ, AAP, ALAT, VZ, VAP, VLAT, Z, PAP, PLAT, TILT, FL, FR, RATE, TURN, MAG, REST = range(17)
 WIDTH = 17
+MIN_ROWS = 4096  # the buffer's smallest size (4 s at 1 kHz, 0.6 MB)
 ACCEL, VELOCITY, POSITION = slice(AZ, ALAT + 1), slice(VZ, VLAT + 1), slice(Z, PLAT + 1)
 
 
@@ -31,7 +32,9 @@ class TrackSettings:
     # Still this long is rest whatever the integral says: nobody moves a bar at a perfectly
     # steady speed for most of a second, and it lets a drifted integral recover.
     certain_rest_s: float = 0.8
-    history_s: float = 40.0
+    # Motion with no rest for this long is not lifting (carrying the bar, a sensor that never
+    # settles): it is given up rather than kept, so the kept samples stay bounded.
+    longest_motion_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -47,9 +50,9 @@ class Segment:
 class Track:
     def __init__(self, settings: TrackSettings | None = None) -> None:
         self.settings = settings or TrackSettings()
-        # Samples live in a buffer that grows by doubling; dropping old ones moves an offset,
-        # so appending a chunk costs the chunk, not the whole history.
-        self._buffer = np.empty((4096, WIDTH))
+        # Samples live in a buffer at least twice what is kept; dropping old ones moves an
+        # offset, so appending a chunk costs the chunk, not the whole history.
+        self._buffer = np.empty((MIN_ROWS, WIDTH))
         self._lo = self._hi = 0  # the kept samples are _buffer[_lo:_hi]
         self.first = 0  # global index of data[0]
         # Until the first rest the starting velocity is unknown: nothing is derived from it.
@@ -84,8 +87,16 @@ class Track:
         """Global index one past the newest sample."""
         return self.first + self.data.shape[0]
 
+    @property
+    def span_s(self) -> float:
+        """Time covered by the kept samples, s."""
+        data = self.data
+        return float(data[-1, T] - data[0, T]) if data.shape[0] else 0.0
+
     def rows(self, start: int, stop: int) -> np.ndarray:
         """Samples with global indices [start, stop)."""
+        if start < self.first:
+            raise IndexError(f"sample {start} was dropped (the oldest kept is {self.first})")
         return self.data[start - self.first : stop - self.first]
 
     def taint(self) -> None:
@@ -209,16 +220,17 @@ class Track:
         self.accel_bias = self._rest_sum[:3] / self._rest_n
         self._rest_g = float(self._rest_sum[3] / self._rest_n)
 
+    def give_up(self) -> None:
+        """Stop following the open motion: taint it and measure nothing older than now."""
+        self.tainted = True
+        if not self.resting:
+            self.segment_start = self.end - 1
+
     def trim(self, keep_from: int) -> None:
-        """Drop samples older than the history span and not needed from `keep_from` on."""
-        if self.data.shape[0] == 0:
-            return
-        horizon = self.data[-1, T] - self.settings.history_s
-        oldest = min(
-            keep_from,
-            self.segment_start,
-            self.first + int(np.searchsorted(self.data[:, T], horizon)),
-        )
+        """Drop the samples nothing will read again: those before `keep_from` and before the
+        open segment (at rest, the newest sample is all the next segment needs)."""
+        anchor = self.end - 1 if self.resting else self.segment_start
+        oldest = min(keep_from, anchor)
         if oldest > self.first:
             self._lo += oldest - self.first
             self.first = oldest
@@ -226,12 +238,13 @@ class Track:
     def _push(self, block: np.ndarray) -> None:
         kept, n = self._hi - self._lo, block.shape[0]
         if self._hi + n > self._buffer.shape[0]:
-            capacity = self._buffer.shape[0]
+            # Sized afresh from what is kept: after a long set the buffer shrinks again.
+            capacity = MIN_ROWS
             while kept + n > capacity // 2:
                 capacity *= 2
-            grown = np.empty((capacity, WIDTH))
-            grown[:kept] = self._buffer[self._lo : self._hi]
-            self._buffer, self._lo, self._hi = grown, 0, kept
+            moved = np.empty((capacity, WIDTH))
+            moved[:kept] = self._buffer[self._lo : self._hi]
+            self._buffer, self._lo, self._hi = moved, 0, kept
         self._buffer[self._hi : self._hi + n] = block
         self._hi += n
 

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from contract.lifts import LIFTS
+from contract.recording import Chunk
 from edge.analysis import AnalysisSettings, Event, Rep, RepAnalysis, SensorIssue, SetEnd
+from edge.orientation import G
 from edge.stillness import trailing_max
 from hardware.simulate import RepTruth, SimSpec, Simulation, simulate
 
@@ -157,6 +159,32 @@ def test_broken_readings_are_reported_not_crashed_on(event: str, kind: str) -> N
 def test_an_empty_drain_is_nothing_to_report() -> None:
     empty = simulate(SimSpec(reps=1, seed=40)).recording[:0]
     assert RepAnalysis().feed(empty) == []
+
+
+def test_a_bar_left_at_rest_for_minutes_holds_no_history() -> None:
+    sim = simulate(SimSpec(lift="squat", reps=3, seed=41, min_duration_s=200.0))
+    analysis = RepAnalysis(AnalysisSettings(lift="squat"))
+    held, reps = [], 0
+    for piece in sim.recording.split(50):
+        reps += len(reps_of(analysis.feed(piece)))
+        if piece.t[0] > sim.truth.sets[-1][1] + 30:  # the bar is back on the rack
+            held.append(analysis.held_s)
+    assert reps == 3
+    assert held and max(held) < 1.0
+
+
+def test_motion_that_never_rests_is_given_up_not_kept() -> None:
+    """A bar rolled about for minutes: no rest, so no rep, and memory stays bounded."""
+    analysis = RepAnalysis()
+    limit = analysis.settings.track.longest_motion_s
+    n = 50
+    gravity, rolling = np.tile([0.0, 0.0, G], (n, 1)), np.tile([0.3, 0.0, 0.0], (n, 1))
+    held = []
+    for k in range(int(2.5 * limit * 1000 / n)):
+        t = (k * n + np.arange(n)) / 1000.0
+        assert reps_of(analysis.feed(Chunk(t, gravity, rolling))) == []
+        held.append(analysis.held_s)
+    assert max(held) <= limit + 0.05
 
 
 @pytest.mark.parametrize("rows, window", [(110, 60), (1000, 3), (7, 2), (301, 61)])

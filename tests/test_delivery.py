@@ -16,7 +16,7 @@ import pytest
 
 from barbell.services import LocalMosquitto
 from contract.config import MqttSettings
-from contract.messages import SetMessage
+from contract.messages import HealthMessage, SetMessage
 from edge.daemon import OUTBOX_FILE
 from edge.outbox import Outbox
 from edge.publisher import Publisher
@@ -71,6 +71,23 @@ def test_a_broker_restart_mid_stream_loses_nothing(
         assert publisher.flush(20)
         wait_for(lambda: len(set(subscriber.msg_ids)) == 25, timeout_s=30, what="every message")
     assert set(subscriber.msg_ids) == {_set_message(i).msg_id for i in range(25)}
+
+
+def test_health_from_while_the_broker_was_away_is_dropped_not_queued(
+    mosquitto: LocalMosquitto, subscriber: Listener, tmp_path: Path
+) -> None:
+    with publishing(mosquitto.url, tmp_path) as (publisher, _):
+        publisher.submit(_set_message(0))
+        assert publisher.flush(10)  # connected
+        mosquitto.stop()
+        time.sleep(0.5)  # the publisher hears of it
+        for i in range(100):  # a long outage's reports
+            publisher.publish_now(HealthMessage(gym="g1", station="bar1", t=float(i)))
+        mosquitto.start()
+        publisher.submit(_set_message(1))
+        assert publisher.flush(20)
+        wait_for(lambda: len(set(subscriber.msg_ids)) == 2, timeout_s=30, what="the set messages")
+    assert subscriber.health == []
 
 
 def test_a_killed_daemon_delivers_every_unacknowledged_rep_after_a_restart(tmp_path: Path) -> None:
