@@ -78,6 +78,38 @@ class RepMessage(SetContext, kw_only=True, tag="barbell.rep/1"):
             raise ValueError("rep times must run t_start <= t_concentric_* <= t_end")
 
 
+Samples = Annotated[list[float], Meta(max_length=2000)]
+
+
+class PathMessage(SetContext, kw_only=True, tag="barbell.path/1"):
+    """The bar's path through one rep, downsampled (about 50 Hz) for dashboards and reports:
+    parallel lists, one entry per sample. Positions are metres from where the rep started;
+    `t_s` is seconds after the rep's `t_start`. Its msg_id is the rep's with `/path` added."""
+
+    rep_index: Index
+    t_start: Seconds
+    t_s: Samples
+    height_m: Samples  # vertical, up positive
+    ap_m: Samples  # horizontal, front–back
+    lateral_m: Samples  # horizontal, left–right
+    tilt_deg: Samples  # the bar's roll, one side lower
+    velocity_mps: Samples  # vertical
+
+    def __post_init__(self) -> None:
+        lengths = {
+            len(self.t_s),
+            len(self.height_m),
+            len(self.ap_m),
+            len(self.lateral_m),
+            len(self.tilt_deg),
+            len(self.velocity_mps),
+        }
+        if len(lengths) != 1:
+            raise ValueError("path lists must all have one entry per sample")
+        if any(b <= a for a, b in zip(self.t_s, self.t_s[1:], strict=False)):
+            raise ValueError("path t_s must rise from sample to sample")
+
+
 class SetMessage(SetContext, kw_only=True, tag="barbell.set/1"):
     """One set, sent when it ends."""
 
@@ -196,6 +228,7 @@ class AdviceMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbe
 
 Message = (
     RepMessage
+    | PathMessage
     | SetMessage
     | HealthMessage
     | CommandMessage
