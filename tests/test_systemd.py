@@ -45,7 +45,7 @@ def test_the_units_verify() -> None:
     assert complaints == []  # only that /opt/barbell is not installed on a build machine
 
 
-@pytest.mark.parametrize("name", ["barbell-edge.service", "barbell-server.service"])
+@pytest.mark.parametrize("name", ["barbell-edge.service", "barbell-server@.service"])
 def test_both_units_are_hardened(name: str) -> None:
     service = unit(name)
     for key, value in {
