@@ -342,14 +342,12 @@ class RepAnalysis:
 
     def _concentric_cue(self, phase: Phase) -> list[Event]:
         """A concentric that opens a rep (hip lifts, deadlift) is over long before the rep:
-        judge what it alone shows, so the lifter hears about it at lockout."""
-        if (
-            phase.direction < 0
-            or self._reps.pending is None
-            or self._reps.pending.start != phase.start
-        ):
+        judge what it alone shows, so the lifter hears about it at lockout. A concentric split
+        by a stall (hips shooting) is judged whole: the assembler has joined its parts."""
+        pending = self._reps.pending
+        if phase.direction < 0 or pending is None or pending.stop != phase.stop:
             return []
-        metrics = measure(self._track, phase, phase, float("inf"), self.settings.load_kg)
+        metrics = measure(self._track, pending, pending, float("inf"), self.settings.load_kg)
         _, verdict = self._judge(metrics)
         faults = tuple(f for f in verdict.faults if f.code in CONCENTRIC_CODES)
         self._cued = {f.code for f in faults}

@@ -136,6 +136,18 @@ def test_the_cue_comes_within_100_ms_of_the_concentric_end() -> None:
         assert 0 < sent - true.t_concentric_end < 0.1
 
 
+def test_hips_shooting_is_cued_at_lockout() -> None:
+    spec = SimSpec(lift="deadlift", reps=4, seed=59, faults=("hip_shoot:1@3,4",))
+    truth = simulate(spec).truth
+    events, times = analyse(spec)
+    cues = [(e, t) for e, t in zip(events, times, strict=True) if isinstance(e, Cue)]
+    shot = [r for r in truth.reps if "hip_shoot" in r.faults]
+    assert len(shot) == 2
+    assert [{f.code for f in cue.faults} & {"hip_shoot"} for cue, _ in cues] == [{"hip_shoot"}] * 2
+    for (_, sent), true in zip(cues, shot, strict=True):
+        assert 0 < sent - true.t_concentric_end < 0.1  # at lockout, not when the bar is down
+
+
 @pytest.mark.parametrize("severity, beeps", [("warn", 1), ("critical", 3)])
 def test_the_buzzer_and_led_beep_once_for_a_warning_three_times_for_critical(
     mock_pins: MockFactory, severity: str, beeps: int
