@@ -9,6 +9,10 @@ from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
 from barbell.services import LocalInfluxDB, LocalMosquitto
+from contract.config import MqttSettings
+from server.config import InfluxSettings, ServerConfig
+from server.influx import V1Writer
+from server.ingest import Ingest
 
 
 @pytest.fixture
@@ -21,6 +25,19 @@ def mosquitto() -> Iterator[LocalMosquitto]:
 def influxdb() -> Iterator[LocalInfluxDB]:
     with LocalInfluxDB() as database:
         yield database
+
+
+@pytest.fixture
+def ingest(mosquitto: LocalMosquitto, influxdb: LocalInfluxDB) -> Iterator[Ingest]:
+    """The server's ingest, subscribed (no alerts or advice): what reaches InfluxDB and how."""
+    config = ServerConfig(
+        mqtt=MqttSettings(url=mosquitto.url), influx=InfluxSettings(url=influxdb.url)
+    )
+    server = Ingest(config, V1Writer(config.influx), client_id="t-ingest")
+    server.start()
+    assert server.subscribed.wait(10)
+    yield server
+    server.stop()
 
 
 @pytest.fixture

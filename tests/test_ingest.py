@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 
 import msgspec
 import paho.mqtt.client as mqtt
-import pytest
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
@@ -18,21 +16,8 @@ from contract import topics
 from contract.config import MqttSettings
 from contract.messages import RepMessage, encode
 from contract.mqtt import connect, make_client
-from server.config import InfluxSettings, ServerConfig
-from server.influx import V1Writer
 from server.ingest import Ingest
 from tests.helpers import rows, wait_for
-
-
-@pytest.fixture
-def ingest(mosquitto: LocalMosquitto, influxdb: LocalInfluxDB) -> Iterator[Ingest]:
-    config = ServerConfig(
-        mqtt=MqttSettings(url=mosquitto.url), influx=InfluxSettings(url=influxdb.url)
-    )
-    server = Ingest(config, V1Writer(config.influx), client_id="t-ingest")
-    server.start()
-    yield server
-    server.stop()
 
 
 def _client(broker: LocalMosquitto, name: str) -> mqtt.Client:

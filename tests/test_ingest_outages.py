@@ -18,8 +18,6 @@ from contract import topics
 from contract.config import MqttSettings
 from contract.messages import RepMessage, encode
 from contract.mqtt import connect, make_client
-from server.config import InfluxSettings, ServerConfig
-from server.influx import V1Writer
 from server.ingest import Ingest
 from tests.fleet import name
 from tests.helpers import rows, wait_for
@@ -45,7 +43,7 @@ def rep(station: str, i: int) -> RepMessage:
     )
 
 
-class Station_:
+class Sender:
     """A plain publisher standing in for a station, for streams the test paces itself."""
 
     def __init__(self, broker: LocalMosquitto, name: str) -> None:
@@ -68,32 +66,23 @@ def stored_ids(influxdb: LocalInfluxDB) -> list[str]:
 
 
 @pytest.fixture
-def station(mosquitto: LocalMosquitto) -> Iterator[Station_]:
-    publisher = Station_(mosquitto, "t-station")
+def station(mosquitto: LocalMosquitto) -> Iterator[Sender]:
+    publisher = Sender(mosquitto, "t-station")
     yield publisher
     publisher.close()
 
 
 def test_an_influxdb_outage_mid_stream_loses_nothing_and_stores_each_rep_once(
-    mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, station: Station_
+    ingest: Ingest, influxdb: LocalInfluxDB, station: Sender
 ) -> None:
-    config = ServerConfig(
-        mqtt=MqttSettings(url=mosquitto.url), influx=InfluxSettings(url=influxdb.url)
-    )
-    ingest = Ingest(config, V1Writer(config.influx), client_id="t-ingest-outage")
-    ingest.start()
-    assert ingest.subscribed.wait(10)
-    try:
-        for i in range(40):
-            station.send(rep("bar1", i))
-        wait_for(lambda: ingest.stored == 40, what="the first reps")
-        influxdb.stop()
-        for i in range(40, 120):  # sent while InfluxDB is down
-            station.send(rep("bar1", i))
-        influxdb.start()
-        wait_for(lambda: ingest.stored == 120, what="every rep after the outage")
-    finally:
-        ingest.stop()
+    for i in range(40):
+        station.send(rep("bar1", i))
+    wait_for(lambda: ingest.stored == 40, what="the first reps")
+    influxdb.stop()
+    for i in range(40, 120):  # sent while InfluxDB is down
+        station.send(rep("bar1", i))
+    influxdb.start()
+    wait_for(lambda: ingest.stored == 120, what="every rep after the outage")
     ids = stored_ids(influxdb)
     assert sorted(ids) == sorted(rep("bar1", i).msg_id for i in range(120))
 
@@ -130,7 +119,7 @@ class ServerProcess:
 
 
 def test_a_server_killed_mid_batch_loses_nothing(
-    mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, station: Station_
+    mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, station: Sender
 ) -> None:
     server = ServerProcess(mosquitto, influxdb, "t-server-kill")
     try:
@@ -153,7 +142,7 @@ def test_a_server_killed_mid_batch_loses_nothing(
 
 
 def test_two_servers_on_the_shared_subscription_store_each_rep_exactly_once(
-    mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, station: Station_
+    mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, station: Sender
 ) -> None:
     servers = [ServerProcess(mosquitto, influxdb, f"t-server-{n}") for n in range(2)]
     counts: list[int] = []
@@ -168,25 +157,16 @@ def test_two_servers_on_the_shared_subscription_store_each_rep_exactly_once(
 
 
 def test_two_hundred_stations_at_once_have_every_rep_stored(
-    mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, tmp_path: Path
+    ingest: Ingest, mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, tmp_path: Path
 ) -> None:
-    config = ServerConfig(
-        mqtt=MqttSettings(url=mosquitto.url), influx=InfluxSettings(url=influxdb.url)
-    )
-    ingest = Ingest(config, V1Writer(config.influx), client_id="t-ingest-200")
-    ingest.start()
-    assert ingest.subscribed.wait(10)
-    try:
-        fleets = [  # 4 processes of 50 stations, all sending at once
-            subprocess.Popen(
-                [sys.executable, "-m", "tests.fleet", mosquitto.url, str(first), "50", tmp_path]
-            )
-            for first in range(0, 200, 50)
-        ]
-        assert [fleet.wait(120) for fleet in fleets] == [0] * 4  # each broker-acknowledged
-        wait_for(lambda: len(stored_ids(influxdb)) == 200 * 5, timeout_s=60, what="every rep")
-    finally:
-        ingest.stop()
+    fleets = [  # 4 processes of 50 stations, all sending at once
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.fleet", mosquitto.url, str(first), "50", tmp_path]
+        )
+        for first in range(0, 200, 50)
+    ]
+    assert [fleet.wait(120) for fleet in fleets] == [0] * 4  # each broker-acknowledged
+    wait_for(lambda: len(stored_ids(influxdb)) == 200 * 5, timeout_s=60, what="every rep")
     per_station = rows(influxdb, 'SELECT count("rom_m") FROM "rep" GROUP BY "station"')
     assert sorted(row["station"] for row in per_station) == [name(n) for n in range(200)]
     assert {row["count"] for row in per_station} == {5}
