@@ -58,6 +58,31 @@ def test_an_obvious_fault_is_found_on_its_reps_only(code: str, lift: str) -> Non
     assert [code in codes(r) for r in reps] == [False, False, True, True, False, False]
 
 
+@pytest.mark.parametrize("lift", ["hip_thrust", "deadlift", "bench"])
+def test_heavy_clean_reps_are_not_taken_for_momentum(lift: str) -> None:
+    # At 90 % 1RM the bar peaks early, slows in the sticking region and is pushed again: an
+    # early peak, but not a jerk. The labels say which reps carry momentum (none).
+    spec = SimSpec(lift=lift, reps=4, load_kg=144, one_rm_kg=160, seed=59)
+    truth = simulate(spec).truth
+    reps = [e for e in analyse(spec)[0] if isinstance(e, Rep)]
+    assert len(reps) == len(truth.reps) == 4
+    assert [("momentum" in codes(r)) for r in reps] == [
+        ("momentum" in t.faults) for t in truth.reps
+    ]
+
+
+@pytest.mark.parametrize("lift", ["hip_thrust", "squat"])
+def test_an_obvious_momentum_fault_is_found_at_a_heavy_load(lift: str) -> None:
+    spec = SimSpec(
+        lift=lift, reps=4, load_kg=144, one_rm_kg=160, seed=60, faults=("momentum:1@3,4",)
+    )
+    truth = simulate(spec).truth
+    reps = [e for e in analyse(spec)[0] if isinstance(e, Rep)]
+    labelled = [("momentum" in t.faults) for t in truth.reps]
+    assert labelled == [False, False, True, True]
+    assert [("momentum" in codes(r)) for r in reps] == labelled
+
+
 def test_velocity_loss_and_grinding_are_judged_on_the_set() -> None:
     events, _ = analyse(
         SimSpec(lift="squat", reps=6, seed=52, faults=("velocity_loss:1", "grinding:1"))
