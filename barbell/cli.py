@@ -102,7 +102,27 @@ def _calibrate(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from barbell.demo import run_demo
 
-    return run_demo(args.mqtt_url, args.influx_url, sets=args.sets, reps=args.reps, seed=args.seed)
+    return run_demo(
+        args.mqtt_url,
+        args.influx_url,
+        sets=args.sets,
+        reps=args.reps,
+        seed=args.seed,
+        realtime=not args.fast,
+        out_dir=args.out_dir,
+    )
+
+
+def _report(args: argparse.Namespace) -> int:
+    from barbell.report import latest_session, load_session, write_report
+    from server.config import InfluxSettings
+    from server.influx import InfluxReader
+
+    reader = InfluxReader(InfluxSettings(url=args.influx_url, database=args.database))
+    session = args.session or latest_session(reader, args.athlete, args.station)
+    out = write_report(load_session(reader, session), args.out)
+    print(f"wrote {out} (session {session})")
+    return 0
 
 
 def _stop_on_signals() -> threading.Event:
@@ -128,6 +148,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--sets", type=int, default=2)
     demo.add_argument("--reps", type=int, default=5)
     demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--fast", action="store_true", help="lift as fast as the analysis runs")
+    demo.add_argument("--out-dir", type=Path, default=Path("."), help="where the reports go")
+
+    report = command("report", _report, "draw one session's report as a PNG, from InfluxDB")
+    report.add_argument("--influx-url", default="http://127.0.0.1:8086", help="InfluxDB 1.x")
+    report.add_argument("--database", default="barbell")
+    report.add_argument("--session", help="session id (default: the latest one)")
+    report.add_argument("--athlete", help="the latest session of this athlete")
+    report.add_argument("--station", help="the latest session at this station")
+    report.add_argument("--out", type=Path, default=Path("session.png"), help="PNG to write")
 
     edge = command("edge", _edge, "the station daemon")
     edge.add_argument("--config", type=Path, help="TOML settings file")

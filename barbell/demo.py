@@ -1,121 +1,237 @@
-"""`barbell demo`: broker, database, server and a simulated station on this machine, live.
+"""`barbell demo`: the whole pipeline on this machine, live.
 
-It starts its own Mosquitto and InfluxDB unless given URLs, shows each rep as it crosses the
-broker, and at the end counts what reached InfluxDB. Ctrl-C stops everything cleanly.
+It starts its own Mosquitto and InfluxDB unless given URLs, runs the server (ingest, coach
+alerts, load advice) and two simulated stations: Ana doing hip thrusts on bar1 and Ben doing
+RDLs on bar2, with some faulty reps. A live view shows what a coach's display would receive;
+at the end come a summary per athlete and a PNG report of each session, read back from InfluxDB.
+Ctrl-C stops everything cleanly.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-import msgspec
-import paho.mqtt.client as mqtt
 from rich.console import Console
+from rich.live import Live
+from rich.logging import RichHandler
 
+from barbell.live_view import Board, lift_name, watch
+from barbell.report import load_session, write_report
 from barbell.services import LocalInfluxDB, LocalMosquitto
-from contract import topics
 from contract.config import MqttSettings
-from contract.messages import RepMessage, SetMessage, decode
-from contract.mqtt import connect, make_client
+from contract.errors import BarbellError
 from edge.config import EdgeConfig, SimSettings, StateSettings, StationSettings
 from edge.daemon import run_edge
+from server.app import run_server
 from server.config import InfluxSettings, ServerConfig
-from server.influx import make_writer
-from server.ingest import Ingest
+from server.influx import InfluxReader
 
-console = Console()
-
-
-def _viewer(settings: MqttSettings) -> mqtt.Client:
-    """A coach's-eye view: every rep and set message as the broker delivers it."""
-    client = make_client(settings, client_id="barbell-demo-viewer")
-
-    def on_connect(client, userdata, flags, reason, properties) -> None:
-        client.subscribe(f"{topics.ROOT}/+/+/#", qos=1)
-
-    def on_message(client, userdata, message: mqtt.MQTTMessage) -> None:
-        with contextlib.suppress(msgspec.ValidationError, msgspec.DecodeError):
-            shown = decode(message.payload)
-            if isinstance(shown, RepMessage):
-                rep = shown
-                console.print(
-                    f"[bold]{rep.station}[/] set {rep.set_index + 1} rep {rep.rep_index + 1}: "
-                    f"ROM {rep.rom_m * 100:5.1f} cm  MCV {rep.mean_velocity_mps or 0:4.2f} m/s  "
-                    f"loss {rep.velocity_loss_pct or 0:3.0f} %"
-                )
-            elif isinstance(shown, SetMessage):
-                console.print(
-                    f"[green]{shown.station} set {shown.set_index + 1} done:[/] {shown.reps} reps, "
-                    f"velocity loss {shown.velocity_loss_pct or 0:.0f} %"
-                )
-
-    client.on_connect = on_connect
-    client.on_message = on_message
-    connect(client, settings, clean_start=True)
-    return client
+GYM = "demo-gym"
+SETTLE_S = 20.0  # after the stations finish, how long the server may take to store and advise
 
 
-def _count_reps(influx: LocalInfluxDB | None) -> int | None:
-    if influx is None:
-        return None
-    result = influx.query('SELECT count("rom_m") FROM "rep"')["results"][0]
-    series = result.get("series")
-    return int(series[0]["values"][0][1]) if series else 0
+@dataclass(frozen=True)
+class DemoStation:
+    id: str
+    athlete: str
+    lift: str
+    load_kg: float
+    faults: tuple[str, ...]  # the simulator's `code[:magnitude][@rep,…]`, reps of every set
+
+
+LINE_UP = (
+    # The bar tilts on the last three reps of each set: a run of three raises the `form` alert.
+    DemoStation("bar1", "ana", "hip_thrust", 100.0, ("bar_tilt:0.3@3,4,5",)),
+    # Hips shoot up on rep 4 (a critical fault, alerted at once), the bar drifts on rep 5.
+    DemoStation("bar2", "ben", "rdl", 80.0, ("hip_shoot:0.7@4", "bar_drift:0.8@5")),
+)
+
+
+class _Subscribed(logging.Handler):
+    """Set once the server logs that the broker took its subscription: a station that starts
+    sooner could publish its first reps before anyone is subscribed to keep them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.event = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("subscribed to"):
+            self.event.set()
 
 
 def run_demo(
-    mqtt_url: str | None, influx_url: str | None, sets: int = 2, reps: int = 5, seed: int = 7
+    mqtt_url: str | None,
+    influx_url: str | None,
+    sets: int = 2,
+    reps: int = 5,
+    seed: int = 7,
+    realtime: bool = True,
+    out_dir: Path = Path("."),
+    console: Console | None = None,
 ) -> int:
+    console = console or Console()
     with contextlib.ExitStack() as stack:
+        stack.enter_context(_logs_above_the_view(console))
         broker = None if mqtt_url else stack.enter_context(LocalMosquitto())
         influx = None if influx_url else stack.enter_context(LocalInfluxDB())
         mqtt_settings = MqttSettings(url=mqtt_url or broker.url)  # type: ignore[union-attr]
         influx_settings = InfluxSettings(url=influx_url or influx.url)  # type: ignore[union-attr]
         console.print(f"broker {mqtt_settings.url}, InfluxDB {influx_settings.url}")
 
-        writer = make_writer(influx_settings)
-        stack.callback(writer.close)
-        ingest = Ingest(
-            ServerConfig(mqtt=mqtt_settings, influx=influx_settings),
-            writer,
-            client_id="barbell-demo-server",
-        )
-        ingest.start()
-        stack.callback(ingest.stop)
-        viewer = _viewer(mqtt_settings)
-        stack.callback(viewer.loop_stop)
-        stack.callback(viewer.disconnect)
+        stop_server = _start_server(stack, mqtt_settings, influx_settings)
+        board = Board(console, since_s=time.time())
+        view = watch(mqtt_settings, board)
+        stack.callback(view.loop_stop)
+        stack.callback(view.disconnect)
 
         state = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="barbell-demo-")))
-        station = EdgeConfig(
-            mqtt=mqtt_settings,
-            station=StationSettings(gym="demo-gym", id="bar1"),
-            sim=SimSettings(lift="hip_thrust", sets=sets, reps=reps, seed=seed, athlete="ana"),
-            state=StateSettings(dir=state),
-        )
         stop = threading.Event()
-        published: list[int] = []
-        edge = threading.Thread(
-            target=lambda: published.append(run_edge(station, stop)), daemon=True
-        )
-        console.print(f"station bar1: {sets} sets of {reps} hip thrusts (Ctrl-C stops)")
-        edge.start()
+        stations = [
+            _start_station(station, mqtt_settings, state, stop, sets, reps, seed + i, realtime)
+            for i, station in enumerate(LINE_UP)
+        ]
+        for s in LINE_UP:
+            console.print(
+                f"[bold]{s.id}[/]: {s.athlete}, {sets} sets of {reps} {lift_name(s.lift)}s "
+                f"at {s.load_kg:g} kg"
+            )
+        pace = "in real time" if realtime else "as fast as they can be analysed"
+        console.print(f"lifting {pace}; Ctrl-C stops\n")
         try:
-            while edge.is_alive():
-                edge.join(0.2)
-            deadline = time.monotonic() + 10
-            while published and ingest.stored < published[0] and time.monotonic() < deadline:
-                time.sleep(0.1)
+            with Live(board.stations(), console=console, transient=True) as live:
+                while any(thread.is_alive() for thread in stations):
+                    live.update(board.stations())
+                    for thread in stations:
+                        thread.join(0.25)
+                _settle(board, sets * len(LINE_UP))
         except KeyboardInterrupt:
-            console.print("stopping")
+            console.print("[yellow]stopping: finishing the sets in progress[/]")
             stop.set()
-            edge.join(5)
+            for thread in stations:
+                thread.join(15)
+            stop_server()
+            _summary(console, board)
             return 130
-        stored = _count_reps(influx)
-        if stored is not None:
-            console.print(f"[bold]{stored} rep points in InfluxDB[/] ({influx_settings.url})")
+        stop_server()
+        _summary(console, board)
+        _reports(console, InfluxReader(influx_settings), board, out_dir)
     return 0
+
+
+def _start_server(
+    stack: contextlib.ExitStack, mqtt_settings: MqttSettings, influx_settings: InfluxSettings
+) -> Callable[[], None]:
+    """The real `barbell server` in a thread, subscribed before the function returns."""
+    subscribed = _Subscribed()
+    ingest_log = logging.getLogger("server.ingest")
+    ingest_log.addHandler(subscribed)
+    stack.callback(ingest_log.removeHandler, subscribed)
+    config = ServerConfig(
+        mqtt=MqttSettings(url=mqtt_settings.url, client_id="barbell-demo-server"),
+        influx=influx_settings,
+    )
+    stop = threading.Event()
+    server = threading.Thread(target=run_server, args=(config, stop), name="server", daemon=True)
+    server.start()
+
+    def stop_server() -> None:
+        stop.set()
+        server.join(30)
+
+    stack.callback(stop_server)
+    if not subscribed.event.wait(20):
+        raise BarbellError(f"the server did not subscribe at {mqtt_settings.url} within 20 s")
+    return stop_server
+
+
+@contextlib.contextmanager
+def _logs_above_the_view(console: Console) -> Iterator[None]:
+    """Warnings print above the live view; the daemons' routine info lines are not shown."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    verbose = root.level == logging.DEBUG  # `barbell -v demo`
+    level = logging.DEBUG if verbose else logging.WARNING
+    handler = RichHandler(console=console, level=level, show_path=False)
+    handler.addFilter(_not_paho_shutdown)
+    root.handlers = [handler]
+    # INFO still reaches the loggers' own handlers: the server's "subscribed" line is awaited.
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    try:
+        yield
+    finally:
+        root.handlers, root.level = saved[0], saved[1]
+
+
+def _not_paho_shutdown(record: logging.LogRecord) -> bool:
+    """paho 2.x logs an error when its network thread runs once more after a clean disconnect;
+    nothing is lost (the outbox is flushed first), so the demo does not alarm anyone with it."""
+    return not (record.name == "paho.mqtt" and "Client is not connected" in record.getMessage())
+
+
+def _start_station(
+    station: DemoStation,
+    mqtt_settings: MqttSettings,
+    state: Path,
+    stop: threading.Event,
+    sets: int,
+    reps: int,
+    seed: int,
+    realtime: bool,
+) -> threading.Thread:
+    """A simulated `barbell edge` in a thread, each with its own outbox."""
+    (state / station.id).mkdir()
+    config = EdgeConfig(
+        mqtt=mqtt_settings,
+        station=StationSettings(gym=GYM, id=station.id),
+        sim=SimSettings(
+            lift=station.lift,  # type: ignore[arg-type]
+            sets=sets,
+            reps=reps,
+            load_kg=station.load_kg,
+            seed=seed,
+            faults=list(station.faults),
+            athlete=station.athlete,
+            realtime=realtime,
+        ),
+        state=StateSettings(dir=state / station.id),
+    )
+    thread = threading.Thread(
+        target=run_edge, args=(config, stop), name=f"station-{station.id}", daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def _settle(board: Board, sets: int) -> None:
+    """Wait until the board has every set's advice (the server gives it after storing the set)."""
+    deadline = time.monotonic() + SETTLE_S
+    while time.monotonic() < deadline and board.advised < sets:
+        time.sleep(0.1)
+
+
+def _summary(console: Console, board: Board) -> None:
+    console.print()
+    console.print(board.summary())
+    for line in board.advice_reasons():
+        console.print(f"advice for {line}", soft_wrap=True)
+
+
+def _reports(console: Console, reader: InfluxReader, board: Board, out_dir: Path) -> None:
+    """Each athlete's session drawn from what InfluxDB stored, as `barbell report` does."""
+    for name, athlete in sorted(board.athletes.items()):
+        for session_id in sorted(athlete.sessions):
+            try:
+                data = load_session(reader, session_id)
+            except BarbellError as exc:
+                console.print(f"[red]no report for {name}: {exc}[/]")
+                continue
+            out = write_report(data, out_dir / f"barbell-demo-{name}.png")
+            console.print(f"report for {name}: [bold]{out.resolve()}[/]")
