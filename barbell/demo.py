@@ -160,7 +160,6 @@ def _logs_above_the_view(console: Console) -> Iterator[None]:
     verbose = root.level == logging.DEBUG  # `barbell -v demo`
     level = logging.DEBUG if verbose else logging.WARNING
     handler = RichHandler(console=console, level=level, show_path=False)
-    handler.addFilter(_not_paho_shutdown)
     root.handlers = [handler]
     # INFO still reaches the loggers' own handlers: the server's "subscribed" line is awaited.
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
@@ -168,12 +167,6 @@ def _logs_above_the_view(console: Console) -> Iterator[None]:
         yield
     finally:
         root.handlers, root.level = saved[0], saved[1]
-
-
-def _not_paho_shutdown(record: logging.LogRecord) -> bool:
-    """paho 2.x logs an error when its network thread runs once more after a clean disconnect;
-    nothing is lost (the outbox is flushed first), so the demo does not alarm anyone with it."""
-    return not (record.name == "paho.mqtt" and "Client is not connected" in record.getMessage())
 
 
 def _start_station(

@@ -50,8 +50,18 @@ def make_client(settings: MqttSettings, client_id: str, manual_ack: bool = False
     client.on_connect_fail = lambda client, userdata: _log_connect_failure(settings.url)
     # paho's own errors name what no callback hears, e.g. a TLS alert after the handshake
     # from a broker that wants a client certificate.
-    client.enable_logger(logging.getLogger("paho.mqtt"))
+    client.enable_logger(_PAHO_LOG)
     return client
+
+
+def _not_a_clean_shutdown(record: logging.LogRecord) -> bool:
+    """paho 2.x logs an error when its network thread turns once more after a clean disconnect;
+    nothing is wrong, so nobody should be alarmed by it."""
+    return "Client is not connected" not in record.getMessage()
+
+
+_PAHO_LOG = logging.getLogger("paho.mqtt")
+_PAHO_LOG.addFilter(_not_a_clean_shutdown)
 
 
 def tls_context(settings: MqttSettings) -> ssl.SSLContext:
