@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,7 +106,7 @@ def regex_value(values: Sequence[str]) -> str:
 
 
 def interpolate(
-    query: str, variables: dict[str, Sequence[str]], from_ms: int, to_ms: int, step_s: float
+    query: str, variables: Mapping[str, Sequence[str]], from_ms: int, to_ms: int, step_s: float
 ) -> str:
     """The query as Grafana sends it. An undefined variable raises KeyError."""
     text = query.replace("$timeFilter", f"time >= {from_ms}ms and time <= {to_ms}ms")
