@@ -150,11 +150,12 @@ def gym() -> Iterator[Gym]:
             for seed, (athlete, station, load_kg, sets, faults) in enumerate(SESSIONS, 21):
                 _lift(broker, athlete, station, load_kg, sets, faults, seed)
             total_sets = sum(session[3] for session in SESSIONS)
-            for measurement in ("set", "advice"):
-                wait_for(
-                    lambda m=measurement: len(rows(influx, f'SELECT * FROM "{m}"')) == total_sets,
-                    what=f"every {measurement} point",
-                )
+
+            def stored(measurement: str) -> int:
+                return len(rows(influx, f'SELECT * FROM "{measurement}"'))
+
+            # Each set gets its advice once it is stored: both, and nothing is still on its way.
+            wait_for(lambda: stored("set") == stored("advice") == total_sets, what="every set")
         finally:
             stop.set()
             server.join(30)
