@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = command("demo", _demo, "the whole pipeline on this machine, live")
     demo.add_argument("--mqtt-url", help="use this broker instead of starting one")
     demo.add_argument("--influx-url", help="use this InfluxDB 1.x instead of starting one")
-    demo.add_argument("--sets", type=int, default=2)
+    demo.add_argument("--sets", type=int, default=3)
     demo.add_argument("--reps", type=int, default=5)
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--fast", action="store_true", help="lift as fast as the analysis runs")

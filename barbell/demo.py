@@ -42,15 +42,24 @@ class DemoStation:
     id: str
     athlete: str
     lift: str
-    load_kg: float
+    load_kg: float  # the top set's; the sets before it ramp up to it
     faults: tuple[str, ...]  # the simulator's `code[:magnitude][@rep,…]`, reps of every set
+
+    def ramp(self, sets: int) -> list[float]:
+        """A warm-up ramp from 60 % of the top load, in 2.5 kg steps: three loads or more are
+        what the server's load–velocity profile needs before it advises a load."""
+        if sets == 1:
+            return [self.load_kg]
+        return [
+            round(self.load_kg * (0.6 + 0.4 * i / (sets - 1)) / 2.5) * 2.5 for i in range(sets)
+        ]
 
 
 LINE_UP = (
     # The bar tilts on the last three reps of each set: a run of three raises the `form` alert.
     DemoStation("bar1", "ana", "hip_thrust", 100.0, ("bar_tilt:0.3@3,4,5",)),
     # Hips shoot up on rep 4 (a critical fault, alerted at once), the bar drifts on rep 5.
-    DemoStation("bar2", "ben", "rdl", 80.0, ("hip_shoot:0.7@4", "bar_drift:0.8@5")),
+    DemoStation("bar2", "ben", "rdl", 110.0, ("hip_shoot:0.7@4", "bar_drift:0.8@5")),
 )
 
 
@@ -70,7 +79,7 @@ class _Subscribed(logging.Handler):
 def run_demo(
     mqtt_url: str | None,
     influx_url: str | None,
-    sets: int = 2,
+    sets: int = 3,
     reps: int = 5,
     seed: int = 7,
     realtime: bool = True,
@@ -101,7 +110,7 @@ def run_demo(
         for s in LINE_UP:
             console.print(
                 f"[bold]{s.id}[/]: {s.athlete}, {sets} sets of {reps} {lift_name(s.lift)}s "
-                f"at {s.load_kg:g} kg"
+                f"at {', '.join(f'{kg:g}' for kg in s.ramp(sets))} kg"
             )
         pace = "in real time" if realtime else "as fast as they can be analysed"
         console.print(f"lifting {pace}; Ctrl-C stops\n")
@@ -189,6 +198,7 @@ def _start_station(
             sets=sets,
             reps=reps,
             load_kg=station.load_kg,
+            set_loads_kg=station.ramp(sets),
             seed=seed,
             faults=list(station.faults),
             athlete=station.athlete,

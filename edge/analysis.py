@@ -29,6 +29,7 @@ from edge.track import FL, FR, REST, Segment, Track, TrackSettings
 ACCEL_RANGE_MPS2 = 16 * G  # the IMU's full scale: readings at the rail are clipped
 GYRO_RANGE_RADPS = 2000 / DEG_PER_RAD
 MIN_WEIGHINGS = 40  # load-cell samples at rest before the load is trusted (0.5 s at 80 SPS)
+WEIGH_WINDOW = 160  # the load is the median of this many latest (0.5 s at 320 SPS)
 
 
 @dataclass(frozen=True)
@@ -112,8 +113,9 @@ class RepAnalysis:
         self._pause_before: dict[int, float] = {}
         self._done = 0  # samples before this global index have been cut into phases
         self._levelled = False  # the attitude has been re-levelled during this rest
-        # Load-cell force per side during the current rest: a running sum, as a rest can be long.
-        self._weighed_n, self._weighings = np.zeros(2), 0
+        # The latest load-cell forces (left, right) of the current rest: plates can go on or
+        # come off while the bar rests, so the load is what the cells read lately.
+        self._weighed_n = np.empty((0, 2))
         self._set_index = 0
         self._set_reps: list[Rep] = []
         self._thresholds = s.thresholds or thresholds_for(s.lift)
@@ -188,11 +190,11 @@ class RepAnalysis:
 
     @property
     def resting_force_n(self) -> np.ndarray | None:
-        """Mean force on each cell (left, right) while the bar rests, once they have had half a
-        second of it; None while it moves, or with no load cells."""
-        if self._weighings < MIN_WEIGHINGS:
+        """Force on each cell (left, right) while the bar rests, once they have had a moment of
+        it: the median of the latest readings; None while it moves, or with no load cells."""
+        if len(self._weighed_n) < MIN_WEIGHINGS:
             return None
-        return self._weighed_n / self._weighings
+        return np.median(self._weighed_n, axis=0)
 
     @property
     def resting_load_kg(self) -> float | None:
@@ -202,7 +204,7 @@ class RepAnalysis:
 
     def restart_weighing(self) -> None:
         """Forget this rest's weighings: the cells were zeroed, so the old ones no longer hold."""
-        self._weighed_n, self._weighings = np.zeros(2), 0
+        self._weighed_n = np.empty((0, 2))
 
     @property
     def held_s(self) -> float:
@@ -215,8 +217,8 @@ class RepAnalysis:
             self.restart_weighing()  # the bar moved: start again at the next rest
         forces = rows[at_rest][:, [FL, FR]]
         forces = forces[~np.isnan(forces).any(axis=1)]
-        self._weighed_n += forces.sum(axis=0)
-        self._weighings += len(forces)
+        if len(forces):
+            self._weighed_n = np.concatenate([self._weighed_n, forces])[-WEIGH_WINDOW:]
 
     def finish(self) -> list[Event]:
         """Close the open set (at the end of the stream, or when told the set is over)."""

@@ -33,6 +33,8 @@ class SimSettings(Section):
     sets: Annotated[int, Meta(ge=1, le=50)] = 1
     reps: Annotated[int, Meta(ge=1, le=50)] = 5
     load_kg: Annotated[float, Meta(gt=0, le=500)] = 100.0
+    # A load per set, e.g. a warm-up ramp: BARBELL_SIM_SET_LOADS_KG=60,80,100 (needs as many sets)
+    set_loads_kg: list[Annotated[float, Meta(gt=0, le=500)]] = msgspec.field(default_factory=list)
     seed: int = 0
     faults: list[str] = msgspec.field(default_factory=list)
     events: list[str] = msgspec.field(default_factory=list)  # sensor faults: gone:8:0.5

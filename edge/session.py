@@ -28,6 +28,7 @@ class Session:
         self.info = info
         self._streaks: dict[str, int] = {}  # fault code → reps in a row with it, this set
         self._streak_set = -1
+        self._rep_load_kg: float | None = None  # the load the set's reps were lifted with
 
     def messages(self, events: list[Event]) -> list[RepMessage | SetMessage]:
         """Wire messages for the reps and sets among the events (sensor issues are not)."""
@@ -39,7 +40,7 @@ class Session:
                 out.append(self._set(event))
         return out
 
-    def _context(self, set_index: int, suffix: str) -> dict[str, object]:
+    def _context(self, set_index: int, suffix: str, load_kg: float | None) -> dict[str, object]:
         """The identity fields of a rep or set message (contract.messages.SetContext)."""
         i = self.info
         return {
@@ -51,7 +52,7 @@ class Session:
             "lift": i.lift,
             "set_index": set_index,
             "athlete": i.athlete,
-            "load_kg": i.load_kg,
+            "load_kg": load_kg,
         }
 
     def _fault_streaks(self, rep: Rep) -> dict[str, int]:
@@ -63,8 +64,9 @@ class Session:
 
     def _rep(self, rep: Rep) -> RepMessage:
         base = self.info.epoch_offset_s
+        self._rep_load_kg = self.info.load_kg
         return RepMessage(
-            **self._context(rep.set_index, f"r{rep.rep_index}"),  # type: ignore[arg-type]
+            **self._context(rep.set_index, f"r{rep.rep_index}", self.info.load_kg),  # type: ignore[arg-type]
             rep_index=rep.rep_index,
             t_start=base + rep.t_start,
             t_concentric_start=base + rep.t_concentric_start,
@@ -91,7 +93,8 @@ class Session:
     def _set(self, end: SetEnd) -> SetMessage:
         base = self.info.epoch_offset_s
         return SetMessage(
-            **self._context(end.set_index, "set"),  # type: ignore[arg-type]
+            # Plates may change before the rest shows the set is over: its reps' load is its own.
+            **self._context(end.set_index, "set", self._rep_load_kg),  # type: ignore[arg-type]
             reps=end.reps,
             t_start=base + end.t_start,
             t_end=base + end.t_end,

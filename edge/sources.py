@@ -34,6 +34,7 @@ def sim_spec(config: EdgeConfig) -> SimSpec:
         sets=sim.sets,
         reps=sim.reps,
         load_kg=sim.load_kg,
+        set_loads_kg=tuple(sim.set_loads_kg),
         seed=sim.seed,
         rate_hz=config.sensor.rate_hz,
         athlete=sim.athlete,

@@ -8,6 +8,7 @@ percent of the total, read by the load cells.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -74,26 +75,35 @@ class Plan:
     reps: list[PlannedRep]
     sets: list[tuple[float, float]]  # (t_start, t_end) of each set's reps
     duration_s: float
+    # The load on the bar from each time on: (t, kg), the first at 0; plates change in a rest.
+    loads: list[tuple[float, float]]
+
+    def load_at(self, t: np.ndarray) -> np.ndarray:
+        """The load (kg, bar included) on the bar at each time."""
+        times, kilos = zip(*self.loads, strict=True)
+        return np.asarray(kilos)[np.searchsorted(times, t, side="right") - 1]
 
 
 def plan_session(
     profile: LiftProfile,
     athlete: Athlete,
-    load_kg: float,
+    loads_kg: Sequence[float],
     reps_per_set: int,
-    sets: int,
     rng: np.random.Generator,
     faults: tuple[FaultSpec, ...] = (),
     rest_s: float = 10.0,
     lead_in_s: float = 2.0,
     setup: bool = True,
 ) -> Plan:
+    """One set per entry of `loads_kg` (kg, bar included): the load of each set."""
     channels = {name: Channel() for name in CHANNELS}
     channels["z"].start = profile.rest_height_m
     reps: list[PlannedRep] = []
     bounds: list[tuple[float, float]] = []
+    loads = [(0.0, loads_kg[0])]
     t, still_since = lead_in_s, 0.0
-    for set_index in range(sets):
+    sets = len(loads_kg)
+    for set_index, load_kg in enumerate(loads_kg):
         if setup:
             still_since = _set_up(channels, profile, rng, t)
             t = still_since + float(rng.uniform(1.0, 2.0))  # brace before the first rep
@@ -110,8 +120,11 @@ def plan_session(
         t = reps[-1].t_end + float(rng.uniform(0.5, 1.5))
         if setup:
             t = _put_away(channels, profile, rng, t)
+        if set_index < sets - 1:
+            # Plates change early in the rest, so the bar rests loaded before the next set.
+            loads.append((t + 0.3 * rest_s, loads_kg[set_index + 1]))
         t += rest_s if set_index < sets - 1 else lead_in_s
-    return Plan(channels, reps, bounds, t)
+    return Plan(channels, reps, bounds, t, loads)
 
 
 def _rep_plans(

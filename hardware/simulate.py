@@ -28,6 +28,7 @@ class SimSpec(msgspec.Struct, kw_only=True, frozen=True):
     sets: int = 1
     reps: int = 5
     load_kg: float = 100.0  # bar included
+    set_loads_kg: tuple[float, ...] = ()  # a load per set (a warm-up ramp); empty: all load_kg
     one_rm_kg: float = 160.0  # the athlete's strength
     # The athlete's and the day's velocity against the population profile (≈1, their v1RM
     # scales with it); drawn from the seed when None, given to keep one athlete across sets.
@@ -99,6 +100,8 @@ class Simulation:
 def simulate(spec: SimSpec) -> Simulation:
     if spec.lift not in PROFILES:
         raise InputError(f"unknown lift {spec.lift!r}; choose from {', '.join(PROFILES)}")
+    if spec.set_loads_kg and len(spec.set_loads_kg) != spec.sets:
+        raise InputError(f"{len(spec.set_loads_kg)} set loads for {spec.sets} sets: give one a set")
     faults = tuple(FaultSpec.parse(text) for text in spec.faults)
     events = tuple(SensorEvent.parse(text) for text in spec.events)
     rng = np.random.default_rng(spec.seed)
@@ -114,9 +117,8 @@ def simulate(spec: SimSpec) -> Simulation:
     plan = plan_session(
         profile,
         athlete,
-        spec.load_kg,
+        spec.set_loads_kg or (spec.load_kg,) * spec.sets,
         spec.reps,
-        spec.sets,
         rng,
         faults,
         spec.rest_s,
@@ -213,10 +215,11 @@ def _load_cells(plan: Plan, t: np.ndarray, spec: SimSpec, rng: np.random.Generat
     t_adc = np.arange(t[0], t[-1], 1.0 / spec.force_sps)
     _, _, acc = plan.channels["z"].evaluate(t_adc)
     share, _, _ = plan.channels["asymmetry"].evaluate(t_adc)
-    total = spec.load_kg * (G + acc)
+    load_kg = plan.load_at(t_adc)
+    total = load_kg * (G + acc)
     left = total * (0.5 + share / 200)
     sides = np.stack([left, total - left], axis=1)
-    full_scale = spec.load_kg * G
+    full_scale = load_kg[:, None] * G
     drift = np.cumsum(rng.normal(0, 1, sides.shape), axis=0) * np.sqrt(1 / spec.force_sps)
     sides += (rng.normal(0, 0.5, sides.shape) + drift * 2e-4 * full_scale) * spec.noise
     force = np.full((t.size, 2), np.nan)

@@ -222,3 +222,16 @@ def test_each_rep_carries_its_fault_streaks_within_the_set() -> None:
         expected.append(streak)
     assert expected == [1, 2, 0, 1, 0] * 2  # the spec counts reps from 1
     assert [r.fault_streaks.get("bar_tilt", 0) for r in reps] == expected
+
+
+def test_each_set_of_a_warm_up_ramp_carries_the_load_the_cells_weighed() -> None:
+    ramp = [60.0, 80.0, 100.0]
+    config = EdgeConfig(
+        sim=SimSettings(lift="hip_thrust", sets=3, reps=3, seed=79, set_loads_kg=ramp)
+    )
+    station = Station(EdgeConfig(sim=SimSettings(lift="hip_thrust", load_kg=20.0)))
+    messages = feed_all(station, config) + station.messages(station.analysis.finish())
+    sets = [m for m in messages if isinstance(m, SetMessage)]
+    assert [s.load_kg for s in sets] == ramp
+    for rep in (m for m in messages if isinstance(m, RepMessage)):
+        assert rep.load_kg == ramp[rep.set_index]
