@@ -274,7 +274,6 @@ def bridge_conf(gym: str, address: str, username: str, password: str, ca_file: P
         "bridge.conf",
         gym=gym,
         address=address,
-        protocol="mqttv50",
         username=username,
         password=password,
         tls=f"bridge_cafile {ca_file}\nbridge_insecure false",

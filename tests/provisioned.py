@@ -114,7 +114,10 @@ class Client:
     """A paho client that records what the broker said: CONNACK, PUBACK and SUBACK reason
     codes, and the messages it got."""
 
-    def __init__(self, settings: MqttSettings, client_id: str, wait: bool = True) -> None:
+    def __init__(
+        self, settings: MqttSettings, client_id: str, wait: bool = True, persistent: bool = False
+    ) -> None:
+        """`persistent`: keep the session (and what is queued for it) while away."""
         self.connack: ReasonCode | None = None
         self.pubacks: dict[int, ReasonCode] = {}
         self.subacks: dict[int, list[ReasonCode]] = {}
@@ -127,7 +130,7 @@ class Client:
             mid, reasons
         )
         self.client.on_message = lambda c, u, m: self.messages.append((m.topic, m.payload))
-        connect(self.client, settings, clean_start=True)
+        connect(self.client, settings, clean_start=not persistent)
         if wait:
             wait_for(lambda: self.connack is not None, what=f"CONNACK for {client_id}")
 
