@@ -125,6 +125,10 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _provision(args: argparse.Namespace) -> int:
+    return int(args.role_run(args))
+
+
 def _stop_on_signals() -> threading.Event:
     stop = threading.Event()
     for number in (signal.SIGINT, signal.SIGTERM):
@@ -193,6 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--bus", type=int)
     calibrate.add_argument("--known-kg", type=float, help="this mass evenly on the bar: scale")
     calibrate.add_argument("--seconds", type=float, default=1.5, help="how long to measure")
+
+    provision = command("provision", _provision, "broker config, and logins with their rights")
+    from barbell.provision import add_commands
+
+    add_commands(provision)
 
     simulate = command("simulate", _simulate, "write a simulated recording and its truth")
     simulate.add_argument("output", type=Path, help="recording file to write (CSV)")

@@ -43,7 +43,7 @@ def _die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _find(executable: str) -> str:
+def find_executable(executable: str) -> str:
     found = shutil.which(executable) or shutil.which(executable, path="/usr/sbin:/usr/bin")
     if found is None:
         raise ServiceError(
@@ -143,6 +143,9 @@ class LocalMosquitto(_Daemon):
         super().__init__()
         self.users = dict(users or {})
         self.client_certificates = client_certificates
+        # Run this config instead of one of ours, e.g. a rendered `barbell provision broker`
+        # template: it must listen on `port` and keep its persistence in `dir`.
+        self.config_file: Path | None = None
 
     @property
     def url(self) -> str:
@@ -153,6 +156,8 @@ class LocalMosquitto(_Daemon):
         return self.dir / "ca.pem"
 
     def _command(self) -> list[str]:
+        if self.config_file is not None:
+            return [find_executable("mosquitto"), "-c", str(self.config_file)]
         conf = self.dir / "mosquitto.conf"
         access = self._locked_down() if self.users else "allow_anonymous true\n"
         conf.write_text(
@@ -166,7 +171,7 @@ class LocalMosquitto(_Daemon):
             "max_queued_messages 1000000\n"
             "log_type error\nlog_type warning\n"
         )
-        return [_find("mosquitto"), "-c", str(conf)]
+        return [find_executable("mosquitto"), "-c", str(conf)]
 
     def _locked_down(self) -> str:
         """Certificates and a password file in the temp dir, and the config lines naming them."""
@@ -176,7 +181,9 @@ class LocalMosquitto(_Daemon):
         passwords.write_text("".join(f"{user}:{pw}\n" for user, pw in self.users.items()))
         # -U hashes the file in place: no password on a command line.
         subprocess.run(
-            [_find("mosquitto_passwd"), "-U", str(passwords)], check=True, capture_output=True
+            [find_executable("mosquitto_passwd"), "-U", str(passwords)],
+            check=True,
+            capture_output=True,
         )
         demand = f"cafile {self.ca_file}\nrequire_certificate true\n"
         return (
@@ -210,7 +217,10 @@ def issue_certificates(directory: Path) -> None:
         ]
     for command in commands:
         subprocess.run(
-            [_find("openssl"), *command.split()], cwd=directory, check=True, capture_output=True
+            [find_executable("openssl"), *command.split()],
+            cwd=directory,
+            check=True,
+            capture_output=True,
         )
 
 
@@ -241,7 +251,7 @@ class LocalInfluxDB(_Daemon):
             "[subscriber]\n  enabled = false\n"
             "[continuous_queries]\n  enabled = false\n"
         )
-        return [_find("influxd"), "-config", str(conf)]
+        return [find_executable("influxd"), "-config", str(conf)]
 
     def _ready(self) -> bool:
         try:
