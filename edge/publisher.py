@@ -48,6 +48,7 @@ class Publisher:
         self._lock = threading.Lock()
         self._in_flight: dict[int, int] = {}  # paho mid → outbox seq
         self._sent_to = 0  # the outbox seq published last on this connection
+        self.refused: set[int] = set()  # outbox seqs the broker refused; sent again on reconnect
         # A persistent session, named for the station, so the broker keeps our QoS 1 state.
         self._client = make_client(settings, client_id=f"barbell-edge-{gym}-{station}")
         self._client.max_inflight_messages_set(WINDOW)
@@ -97,9 +98,21 @@ class Publisher:
     def _on_publish(self, client, userdata, mid, reason, properties) -> None:
         with self._lock:
             seq = self._in_flight.pop(mid, None)
-        if seq is not None:
-            self.outbox.acknowledge(seq)
-            self._wake.set()
+        if seq is None:
+            return
+        if reason.is_failure:  # e.g. not authorized: the broker did not take it, so keep it
+            if seq not in self.refused:
+                log.error(
+                    "broker refused message %d (%s): kept in the outbox; does this station's "
+                    "[station] gym and id match its broker login?",
+                    seq,
+                    reason,
+                )
+            self.refused.add(seq)
+            return
+        self.outbox.acknowledge(seq)
+        self.refused.discard(seq)
+        self._wake.set()
 
     def _send(self) -> None:
         while not self._stop.is_set():

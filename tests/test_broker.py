@@ -17,7 +17,8 @@ from contract.config import MqttSettings, load
 from contract.messages import RepMessage, SetMessage
 from contract.topics import SHARED_INGEST, dead_letter, topic
 from edge.config import EdgeConfig, SensorSettings, SimSettings, StateSettings
-from edge.daemon import run_edge
+from edge.daemon import OUTBOX_FILE, run_edge
+from edge.outbox import Outbox
 from tests.helpers import Listener, wait_for
 from tests.provisioned import NOT_AUTHORIZED, Client, ProvisionedBroker
 
@@ -73,6 +74,29 @@ def test_a_provisioned_station_reaches_the_server_through_its_shared_subscriptio
     finally:
         server.close()
     assert len(sent) == 4  # 3 reps and their set
+
+
+def test_a_station_logged_in_as_another_keeps_its_refused_reps_in_the_outbox(
+    broker: ProvisionedBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """bar2's config with bar1's login: the broker refuses every rep (0x87), and not one may
+    leave the outbox as if it had been delivered."""
+    bar2 = load(EdgeConfig, broker.logins / "g1-bar2" / "edge.toml")
+    config = msgspec.structs.replace(
+        bar2,
+        mqtt=broker.logins_of["bar1@g1"],
+        sensor=SensorSettings(kind="sim"),
+        sim=SimSettings(reps=3, realtime=False),
+        state=StateSettings(dir=tmp_path),
+    )
+    sent = run_edge(config, threading.Event())
+    assert sent == 4
+    outbox = Outbox(tmp_path / OUTBOX_FILE)
+    try:
+        assert outbox.depth == 4
+    finally:
+        outbox.close()
+    assert "broker refused message" in caplog.text and "kept in the outbox" in caplog.text
 
 
 def test_a_station_cannot_publish_as_another(clients: dict[str, Client]) -> None:
