@@ -12,13 +12,14 @@ from rich.table import Table
 from contract.messages import RepMessage, SetMessage, encode
 from contract.recording import RecordingReader
 from edge.analysis import AnalysisSettings, RepAnalysis
-from edge.session import Session, SessionInfo
+from edge.session import Outgoing, Session, SessionInfo
 
 CHUNK = 50  # rows per feed, like a 50 ms FIFO drain at 1 kHz
 
 
 def replay_messages(path: Path, lift: str | None = None) -> list[RepMessage | SetMessage]:
-    """Rep messages in order, then the set messages (the `--json` order of SPEC section 4)."""
+    """Rep messages in order, then the set messages (the `--json` order of SPEC section 4).
+    Each rep's path message goes to MQTT only: SPEC's `--json` prints reps and sets."""
     with RecordingReader(path) as reader:
         header = reader.header
         chosen = lift or header.lift or "auto"
@@ -33,7 +34,7 @@ def replay_messages(path: Path, lift: str | None = None) -> list[RepMessage | Se
                 load_kg=header.load_kg,
             )
         )
-        messages: list[RepMessage | SetMessage] = []
+        messages: list[Outgoing] = []
         for chunk in reader.chunks(CHUNK):
             messages += session.messages(analysis.feed(chunk))
         messages += session.messages(analysis.finish())

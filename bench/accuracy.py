@@ -21,10 +21,11 @@ import numpy as np
 from contract.lifts import LIFTS
 from edge.analysis import AnalysisSettings, Rep, RepAnalysis
 from hardware.faults import EFFECTS
-from hardware.simulate import RepTruth, SimSpec, simulate
+from hardware.simulate import RepTruth, SimSpec, Simulation, simulate
 
 SEED_BASE = 7_000_000  # tests use small seeds; this corpus uses none of them
 CHUNK_S = 0.05
+PATH_KEYS = ("height", "ap", "lateral", "velocity", "tilt")
 
 
 def corpus(count: int, rate_hz: float) -> list[SimSpec]:
@@ -111,7 +112,37 @@ def run(spec: SimSpec, tally: Tally, by_lift: dict[str, Tally]) -> tuple[int, fl
             t.errors["tilt"].append(rep.tilt_max_deg - true.tilt_max_deg)
             t.errors["hold"].append(rep.lockout_hold_s - true.lockout_hold_s)
             t.latency_s.append(sent_at[id(rep)] - true.t_end)
+            for key, rms in path_errors(rep, sim).items():
+                t.errors[f"path_{key}"].append(rms)
     return len(sim.recording), elapsed
+
+
+def path_errors(rep: Rep, sim: Simulation) -> dict[str, float]:
+    """RMS error of the rep's path against the true motion at its own sample times. Tilt is
+    compared as the change from the rep's start: the absolute angle carries the accelerometer's
+    zero-g offset (see tilt° above). The simulator's tilt is + right end down."""
+    assert rep.path is not None
+    path, t = rep.path, rep.t_start + rep.path.t_s
+    position, velocity, _ = sim.kinematics(t)
+    position -= position[0]
+    true_tilt = -np.degrees(sim.plan.channels["tilt"].evaluate(t)[0])
+    errors = {
+        "height": path.height_m - position[:, 2],
+        "ap": path.ap_m - position[:, 1],
+        "lateral": path.lateral_m - position[:, 0],
+        "velocity": path.velocity_mps - velocity[:, 2],
+        "tilt": (path.tilt_deg - path.tilt_deg[0]) - (true_tilt - true_tilt[0]),
+    }
+    return {key: float(np.sqrt(np.mean(error**2))) for key, error in errors.items()}
+
+
+def path_summary(name: str, t: Tally) -> str:
+    """Per-rep RMS errors of the path: the mean over reps, and the 95th percentile."""
+    cells = []
+    for key in PATH_KEYS:
+        rms = np.array(t.errors[f"path_{key}"]) * (1 if key == "tilt" else 100)
+        cells.append(f"{rms.mean():>8.2f}{np.percentile(rms, 95):>7.2f}")
+    return f"{name:<13}" + "".join(cells)
 
 
 def summary(name: str, t: Tally) -> str:
@@ -150,6 +181,11 @@ def main() -> None:
     for lift in LIFTS:
         print(summary(lift, by_lift[lift]))
     print(summary("all", tally))
+    print("path RMS per rep vs truth, mean and p95 (cm, cm/s for velocity, ° for tilt change)")
+    print(f"{'lift':<13}" + "".join(f"{key:>8}{'p95':>7}" for key in PATH_KEYS))
+    for lift in LIFTS:
+        print(path_summary(lift, by_lift[lift]))
+    print(path_summary("all", tally))
     print(f"throughput in the run above (50 ms drains): {samples / seconds:,.0f} samples/s")
     print(throughput(corpus(24, args.rate)))
 

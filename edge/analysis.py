@@ -20,6 +20,7 @@ from contract.recording import Chunk
 from edge.faults import CONCENTRIC_CODES, Judgement, Thresholds, judge, thresholds_for
 from edge.metrics import RepMetrics, measure
 from edge.orientation import DEG_PER_RAD, G, Orientation, OrientationSettings
+from edge.path import RepPath, downsample
 from edge.phases import Phase, PhaseSettings, split
 from edge.reference import Reference
 from edge.reps import RepAssembler, RepSettings
@@ -48,6 +49,7 @@ class AnalysisSettings:
     reps: RepSettings = field(default_factory=RepSettings)
     thresholds: Thresholds | None = None  # None: the lift's defaults
     reference: Reference | None = None  # a stored profile to start from; None: learn it
+    path_rate_hz: float = 50.0  # each rep's bar path is resampled to this for the wire
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class Rep(RepMetrics):
     velocity_loss_pct: float = 0.0  # against the set's best rep so far
     faults: tuple[Fault, ...] = ()
     unjudged: tuple[str, ...] = ()  # rules with no reference yet
+    path: RepPath | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -336,6 +339,12 @@ class RepAnalysis:
             velocity_loss_pct=loss,
             faults=verdict.faults,
             unjudged=verdict.unjudged,
+            path=downsample(
+                self._track.rows(first.start, second.stop + 1),
+                metrics.t_start,
+                metrics.t_end,
+                self.settings.path_rate_hz,
+            ),
         )
         self._set_reps.append(rep)
         fresh = tuple(f for f in rep.faults if f.code not in self._cued)

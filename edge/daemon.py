@@ -9,13 +9,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from contract.errors import InputError
-from contract.messages import HealthMessage, RepMessage, SetMessage
+from contract.messages import HealthMessage
 from edge.analysis import Cue, SensorIssue
 from edge.commands import CommandInbox
 from edge.config import EdgeConfig
 from edge.health import Health
 from edge.outbox import Outbox, OutboxFull
 from edge.publisher import Publisher
+from edge.session import Outgoing
 from edge.sources import open_source
 from edge.station import Station
 from edge.watchdog import Systemd
@@ -32,7 +33,7 @@ FLUSH_S = 10.0  # at the end of a finite (simulated) session, wait this long for
 def run_edge(
     config: EdgeConfig,
     stop: threading.Event,
-    on_message: Callable[[RepMessage | SetMessage], None] | None = None,
+    on_message: Callable[[Outgoing], None] | None = None,
 ) -> int:
     """Run until the source ends or `stop` is set; returns the number of messages published."""
     station = Station(config)
@@ -58,7 +59,7 @@ def run_edge(
     publisher.start()
     sent = 0
 
-    def send(messages: list[RepMessage | SetMessage]) -> None:
+    def send(messages: list[Outgoing]) -> None:
         nonlocal sent
         for message in messages:
             try:

@@ -18,15 +18,27 @@ import paho.mqtt.client as mqtt
 
 from contract import topics
 from contract.config import MqttSettings
-from contract.messages import HealthMessage, RepMessage, SetMessage, StatusMessage, encode
+from contract.messages import (
+    HealthMessage,
+    PathMessage,
+    RepMessage,
+    SetMessage,
+    StatusMessage,
+    encode,
+)
 from contract.mqtt import connect, make_client, refusal
 from edge.outbox import Outbox
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
 WINDOW = 50  # messages published and not yet acknowledged, at most
-Stored = RepMessage | SetMessage
-KINDS: dict[type, topics.Kind] = {RepMessage: "rep", SetMessage: "set", HealthMessage: "health"}
+Stored = RepMessage | PathMessage | SetMessage
+KINDS: dict[type, topics.Kind] = {
+    RepMessage: "rep",
+    PathMessage: "path",
+    SetMessage: "set",
+    HealthMessage: "health",
+}
 
 
 class Publisher:

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from contract.messages import RepMessage, SetMessage
+from contract.messages import PathMessage, RepMessage, SetMessage
 from edge.analysis import Event, Rep, SetEnd
+from edge.path import RepPath
+
+# What a session sends: each rep, its path right after it, and each set when it ends.
+Outgoing = RepMessage | PathMessage | SetMessage
 
 
 @dataclass(frozen=True)
@@ -30,12 +34,16 @@ class Session:
         self._streak_set = -1
         self._rep_load_kg: float | None = None  # the load the set's reps were lifted with
 
-    def messages(self, events: list[Event]) -> list[RepMessage | SetMessage]:
-        """Wire messages for the reps and sets among the events (sensor issues are not)."""
-        out: list[RepMessage | SetMessage] = []
+    def messages(self, events: list[Event]) -> list[Outgoing]:
+        """Wire messages for the reps (each followed by its path) and sets among the events
+        (sensor issues are not)."""
+        out: list[Outgoing] = []
         for event in events:
             if isinstance(event, Rep):
-                out.append(self._rep(event))
+                rep = self._rep(event)
+                out.append(rep)
+                if event.path is not None:
+                    out.append(self._path(rep, event.path))
             elif isinstance(event, SetEnd):
                 out.append(self._set(event))
         return out
@@ -88,6 +96,20 @@ class Session:
             faults=list(rep.faults),
             unjudged=list(rep.unjudged),
             fault_streaks=self._fault_streaks(rep),
+        )
+
+    def _path(self, rep: RepMessage, path: RepPath) -> PathMessage:
+        # Rounded to well under the path's accuracy: a 100-sample path is about 5 KB of JSON.
+        return PathMessage(
+            **self._context(rep.set_index, f"r{rep.rep_index}/path"),  # type: ignore[arg-type]
+            rep_index=rep.rep_index,
+            t_start=rep.t_start,
+            t_s=path.t_s.round(4).tolist(),
+            height_m=path.height_m.round(4).tolist(),
+            ap_m=path.ap_m.round(4).tolist(),
+            lateral_m=path.lateral_m.round(4).tolist(),
+            tilt_deg=path.tilt_deg.round(2).tolist(),
+            velocity_mps=path.velocity_mps.round(3).tolist(),
         )
 
     def _set(self, end: SetEnd) -> SetMessage:

@@ -10,12 +10,12 @@ import time
 import uuid
 
 from contract.errors import InputError
-from contract.messages import CommandMessage, RepMessage, SetMessage
+from contract.messages import CommandMessage
 from contract.recording import Chunk
 from edge.analysis import AnalysisSettings, Event, RepAnalysis
 from edge.config import EdgeConfig
 from edge.reference import Reference
-from edge.session import Session, SessionInfo
+from edge.session import Outgoing, Session, SessionInfo
 from edge.tare import Tare
 
 log = logging.getLogger(__name__)
@@ -79,10 +79,10 @@ class Station:
         self.session.info = dataclasses.replace(self.session.info, load_kg=load_kg)
         self.analysis.use_load(load_kg)
 
-    def messages(self, events: list[Event]) -> list[RepMessage | SetMessage]:
+    def messages(self, events: list[Event]) -> list[Outgoing]:
         return self.session.messages(events)
 
-    def apply(self, command: CommandMessage) -> list[RepMessage | SetMessage]:
+    def apply(self, command: CommandMessage) -> list[Outgoing]:
         """Carry out a command; returns the messages of the set it closed, if it closed one.
         Raises InputError for a command the station cannot carry out now."""
         action = command.action

@@ -2,7 +2,8 @@
 
 Tags are gym, station, athlete and lift; the rest are fields. A rep is stamped with its
 concentric end, so a resent rep overwrites itself instead of adding a point. Each of its faults
-is a `fault` point at the same instant, told apart by its `code` tag.
+is a `fault` point at the same instant, told apart by its `code` tag. A rep's path is one `path`
+point per sample, stamped with the sample's own time, so a resent path overwrites itself too.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from contract.messages import (
     AdviceMessage,
     AlertMessage,
     HealthMessage,
+    PathMessage,
     RepMessage,
     SetMessage,
     StatusMessage,
@@ -65,10 +67,40 @@ def fault_points(rep: RepMessage) -> list[Point]:
     return points
 
 
-def points_for(message: RepMessage | SetMessage | HealthMessage | StatusMessage) -> list[Point]:
+def path_points(path: PathMessage) -> list[Point]:
+    """One point per sample, at t_start + t_s; `rep_msg_id` ties them to their rep's point."""
+    rep_msg_id = path.msg_id.removesuffix("/path")
+    columns = zip(
+        path.t_s,
+        path.height_m,
+        path.ap_m,
+        path.lateral_m,
+        path.tilt_deg,
+        path.velocity_mps,
+        strict=True,
+    )
+    points, start_ns = [], _ns(path.t_start)
+    for t_s, height_m, ap_m, lateral_m, tilt_deg, velocity_mps in columns:
+        # Added in ns, so the samples keep their even spacing whatever the epoch's size.
+        point = Point("path").time(start_ns + _ns(t_s), WritePrecision.NS)
+        for tag in TAGS:
+            point.tag(tag, getattr(path, tag))
+        point.field("rep_msg_id", rep_msg_id).field("session_id", path.session_id)
+        point.field("set_index", path.set_index).field("rep_index", path.rep_index)
+        point.field("height_m", height_m).field("ap_m", ap_m).field("lateral_m", lateral_m)
+        point.field("tilt_deg", tilt_deg).field("velocity_mps", velocity_mps)
+        points.append(point)
+    return points
+
+
+def points_for(
+    message: RepMessage | PathMessage | SetMessage | HealthMessage | StatusMessage,
+) -> list[Point]:
     """Every point a message becomes."""
     if isinstance(message, RepMessage):
         return [rep_point(message), *fault_points(message)]
+    if isinstance(message, PathMessage):
+        return path_points(message)
     if isinstance(message, SetMessage):
         return [set_point(message)]
     return [station_health_point(message)]

@@ -6,12 +6,20 @@ from __future__ import annotations
 import msgspec
 
 from contract import topics
-from contract.messages import HealthMessage, RepMessage, SetMessage, StatusMessage, decode
+from contract.messages import (
+    HealthMessage,
+    PathMessage,
+    RepMessage,
+    SetMessage,
+    StatusMessage,
+    decode,
+)
 
-Stored = RepMessage | SetMessage | HealthMessage | StatusMessage
+Stored = RepMessage | PathMessage | SetMessage | HealthMessage | StatusMessage
 # What each station topic carries; the server stores these kinds and ignores the rest.
 EXPECTED: dict[str, type[Stored]] = {
     "rep": RepMessage,
+    "path": PathMessage,
     "set": SetMessage,
     "health": HealthMessage,
     "status": StatusMessage,
@@ -60,6 +68,8 @@ def _time_of(message: Stored) -> float:
     """UTC epoch seconds of the message's point."""
     if isinstance(message, RepMessage | SetMessage):
         return message.t_end
+    if isinstance(message, PathMessage):  # its last sample: the latest point it writes
+        return message.t_start + (message.t_s[-1] if message.t_s else 0.0)
     if isinstance(message, HealthMessage):
         return message.t
     return message.since

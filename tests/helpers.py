@@ -16,10 +16,18 @@ import msgspec
 
 from barbell.services import LocalInfluxDB
 from contract.config import MqttSettings
-from contract.messages import HealthMessage, Message, RepMessage, SetMessage, decode
+from contract.messages import (
+    HealthMessage,
+    Message,
+    PathMessage,
+    RepMessage,
+    SetContext,
+    SetMessage,
+    decode,
+)
 from contract.mqtt import connect, make_client
 from edge.analysis import AnalysisSettings, RepAnalysis
-from edge.session import Session, SessionInfo
+from edge.session import Outgoing, Session, SessionInfo
 from hardware.simulate import SimSpec, simulate
 
 
@@ -128,7 +136,7 @@ class Listener:
 
     @property
     def msg_ids(self) -> list[str]:
-        return [m.msg_id for m in self.messages if isinstance(m, RepMessage | SetMessage)]
+        return [m.msg_id for m in self.messages if isinstance(m, SetContext)]
 
     @property
     def health(self) -> list[HealthMessage]:
@@ -178,11 +186,13 @@ def simulated_session(
         analysis = RepAnalysis(AnalysisSettings(lift=lift, load_kg=load_kg))
         at = start_s + set_index * SET_SPACING_S
         session = Session(SessionInfo(gym, station, session_id, lift, athlete, load_kg, at))
-        out: list[RepMessage | SetMessage] = []
+        out: list[Outgoing] = []
         for chunk in sim.recording.split(50):
             out += session.messages(analysis.feed(chunk))
         out += session.messages(analysis.finish())
         for message in out:  # each simulation is its own set 0; number it in the session
+            if isinstance(message, PathMessage):
+                continue  # what these sessions are for (alerts, advice) reads no path
             suffix = message.msg_id.rsplit("/", 1)[1]
             msg_id = f"{gym}/{station}/{session_id}/s{set_index}/{suffix}"
             messages.append(msgspec.structs.replace(message, set_index=set_index, msg_id=msg_id))

@@ -112,7 +112,7 @@ def test_a_killed_daemon_delivers_every_unacknowledged_rep_after_a_restart(tmp_p
             return [row[0] for row in db.execute("SELECT msg_id FROM outbox")]
 
     try:
-        wait_for(lambda: len(waiting()) == 5, what="4 reps and a set in the outbox")
+        wait_for(lambda: len(waiting()) == 9, what="4 reps, their paths and a set in the outbox")
         unacked = waiting()
         first.send_signal(signal.SIGKILL)  # a power cut, as far as the daemon knows
         first.wait()

@@ -84,7 +84,7 @@ def test_a_station_delivers_every_rep_over_tls_with_a_password(
     broker: LocalMosquitto, coach: Listener, tmp_path: Path
 ) -> None:
     measured = _station(_login(broker, "bar1", USERS["bar1"], tmp_path), tmp_path)
-    assert len(measured) == 5  # 4 reps and the set
+    assert len(measured) == 9  # 4 reps, each with its path, and the set
     wait_for(
         lambda: {m.msg_id for m in measured} <= set(coach.msg_ids), what="every rep at the coach"
     )
@@ -100,7 +100,7 @@ def test_a_wrong_password_is_refused_clearly_and_the_reps_wait_for_the_right_one
     assert "check mqtt.username and mqtt.password_file" in caplog.text
     assert "messages wait in the outbox" in caplog.text
     assert TYPO not in caplog.text
-    assert _waiting(tmp_path) == len(measured) == 5
+    assert _waiting(tmp_path) == len(measured) == 9
     assert coach.msg_ids == []
 
     _station(_login(broker, "bar1", USERS["bar1"], tmp_path), tmp_path)  # fixed and restarted
@@ -141,7 +141,7 @@ def test_a_broker_certificate_the_station_does_not_trust_is_refused(
         measured = _station(settings, tmp_path)
     assert "certificate not trusted: " + problem in caplog.text
     assert "is mqtt.ca_file the CA that signed it?" in caplog.text
-    assert _waiting(tmp_path) == len(measured) == 5
+    assert _waiting(tmp_path) == len(measured) == 9
     assert coach.msg_ids == []
 
 
@@ -233,7 +233,7 @@ def test_a_broker_that_demands_a_client_certificate_admits_only_a_station_with_o
             with caplog.at_level(logging.INFO):
                 refused = _station(station, tmp_path / "without")
             assert "tlsv13 alert certificate required" in caplog.text
-            assert _waiting(tmp_path / "without") == len(refused) == 5
+            assert _waiting(tmp_path / "without") == len(refused) == 9
             measured = _station(msgspec.structs.replace(station, **card), tmp_path / "with")
             wait_for(
                 lambda: {m.msg_id for m in measured} <= set(coach.msg_ids),

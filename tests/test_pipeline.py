@@ -40,6 +40,7 @@ def test_every_simulated_rep_becomes_one_point(
         expected = len(truth.truth.reps)
         wait_for(lambda: len(rows(influxdb, 'SELECT * FROM "rep"')) >= expected, what="rep points")
         wait_for(lambda: len(rows(influxdb, 'SELECT * FROM "set"')) == 1, what="the set point")
+        wait_for(lambda: _path_reps(influxdb) >= expected, what="the path points of every rep")
     finally:
         ingest.stop()
 
@@ -54,3 +55,25 @@ def test_every_simulated_rep_becomes_one_point(
         sorted(points, key=lambda p: p["rep_index"]), truth.truth.reps, strict=True
     ):
         assert point["rom_m"] == pytest.approx(true_rep.rom_m, abs=0.03)
+
+    # Each rep's path: about 50 points a second from its start to its end, found by its msg_id.
+    for point in points:
+        path = rows(
+            influxdb,
+            f"SELECT * FROM \"path\" WHERE rep_msg_id = '{point['msg_id']}' GROUP BY *",
+        )
+        assert {(p["gym"], p["station"], p["lift"], p["athlete"]) for p in path} == {
+            ("g1", "bar1", "hip_thrust", "sim")
+        }
+        assert {(p["set_index"], p["rep_index"]) for p in path} == {(0, point["rep_index"])}
+        assert len(path) == round(50 * (point["t_end"] - point["t_start"])) + 1
+        heights = [p["height_m"] for p in path]
+        assert heights[0] == 0.0
+        assert max(heights) == pytest.approx(point["rom_m"], abs=0.01)
+        assert {"ap_m", "lateral_m", "tilt_deg", "velocity_mps", "session_id"} <= path[0].keys()
+
+
+def _path_reps(influxdb: LocalInfluxDB) -> int:
+    """How many reps have path points in InfluxDB."""
+    found = rows(influxdb, 'SELECT count(distinct("rep_msg_id")) FROM "path"')
+    return int(found[0]["count"]) if found else 0
