@@ -50,9 +50,7 @@ class DemoStation:
         what the server's load–velocity profile needs before it advises a load."""
         if sets == 1:
             return [self.load_kg]
-        return [
-            round(self.load_kg * (0.6 + 0.4 * i / (sets - 1)) / 2.5) * 2.5 for i in range(sets)
-        ]
+        return [round(self.load_kg * (0.6 + 0.4 * i / (sets - 1)) / 2.5) * 2.5 for i in range(sets)]
 
 
 LINE_UP = (

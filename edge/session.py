@@ -101,7 +101,7 @@ class Session:
     def _path(self, rep: RepMessage, path: RepPath) -> PathMessage:
         # Rounded to well under the path's accuracy: a 100-sample path is about 5 KB of JSON.
         return PathMessage(
-            **self._context(rep.set_index, f"r{rep.rep_index}/path"),  # type: ignore[arg-type]
+            **self._context(rep.set_index, f"r{rep.rep_index}/path", rep.load_kg),  # type: ignore[arg-type]
             rep_index=rep.rep_index,
             t_start=rep.t_start,
             t_s=path.t_s.round(4).tolist(),
