@@ -23,7 +23,7 @@ import time
 from barbell.services import LocalInfluxDB, LocalMosquitto
 from contract import topics
 from contract.config import MqttSettings
-from contract.messages import Fault, RepMessage, encode
+from contract.messages import Fault, PathMessage, RepMessage, encode
 from contract.mqtt import connect, make_client
 from server.alerts import AlertSettings
 from server.app import run_server
@@ -63,6 +63,28 @@ def rep(n: int, faulty: bool = False) -> RepMessage:
         velocity_loss_pct=5.0,
         faults=[Fault("bar_tilt", "critical", 9.0, 3.0)] if faulty else [],
         fault_streaks={"bar_tilt": 1} if faulty else {},
+    )
+
+
+def path(message: RepMessage, samples: int = 100) -> PathMessage:
+    """A 2 s rep's path at 50 Hz, as the edge sends one after each rep."""
+    t = [i * 0.02 for i in range(samples)]
+    return PathMessage(
+        msg_id=f"{message.msg_id}/path",
+        gym=message.gym,
+        station=message.station,
+        session_id=message.session_id,
+        lift=message.lift,
+        athlete=message.athlete,
+        set_index=message.set_index,
+        rep_index=message.rep_index,
+        t_start=message.t_start,
+        t_s=t,
+        height_m=[0.3 * x / t[-1] for x in t],
+        ap_m=[0.01] * samples,
+        lateral_m=[0.002] * samples,
+        tilt_deg=[0.5] * samples,
+        velocity_mps=[0.5] * samples,
     )
 
 
@@ -123,13 +145,20 @@ def cpu_s(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def throughput(n_servers: int, messages: int) -> float:
-    """Rep messages per second stored by `n_servers` processes together; prints where the CPU
-    went, since broker, database and servers share this machine's cores."""
+def throughput(n_servers: int, messages: int, paths: bool = False) -> float:
+    """Reps per second stored by `n_servers` processes together (each with its path message
+    if `paths`); prints where the CPU went, since broker, database and servers share this
+    machine's cores."""
     with LocalMosquitto() as broker, LocalInfluxDB() as influx:
         stop(servers(broker, influx, n_servers))  # their sessions now hold the subscription
         reps = [rep(n) for n in range(messages)]
         payloads = [(topics.topic("g1", r.station, "rep"), encode(r)) for r in reps]
+        if paths:  # each rep followed by its path, as a station sends them
+            payloads = [
+                item
+                for r, sent in zip(reps, payloads, strict=True)
+                for item in (sent, (topics.topic("g1", r.station, "path"), encode(path(r))))
+            ]
         publish_all(broker.url, payloads)
         for i in range(n_servers):  # so the next "subscribed" wait sees the new start
             (broker.dir / f"server-{i}.log").write_text("")
@@ -191,12 +220,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=30_000)
     parser.add_argument("--alerts", type=int, default=200)
+    parser.add_argument("--with-paths", type=int, default=5000, help="reps sent with paths")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores")
     one = throughput(1, args.messages)
     print(f"1 server process:  {one:8.0f} rep messages/s ({args.messages} messages)")
     two = throughput(2, args.messages)
     print(f"2 server processes: {two:8.0f} rep messages/s ({two / one:.2f}× one)")
+    with_paths = throughput(1, args.with_paths, paths=True)
+    print(f"1 server process, each rep with its 100-sample path: {with_paths:6.0f} reps/s")
     took = sorted(alert_latency(args.alerts))
     p95 = took[int(0.95 * (len(took) - 1))]
     print(

@@ -38,8 +38,9 @@ class IngestSettings(Section):
     # Once the queue runs dry, how long to wait for more before writing: 0 writes at once, so
     # batches grow by themselves under load (group commit) and stay small, and quick, when calm.
     batch_s: Annotated[float, Meta(ge=0, le=10)] = 0.0
-    # Unacknowledged messages the broker may send ahead: enough to fill a batch or two.
-    receive_maximum: Annotated[int, Meta(ge=1, le=65535)] = 10_000
+    # Unacknowledged messages the broker may send ahead: enough to fill a batch, few enough
+    # that a backlog of paths (some 40 KB each in memory) held through an outage stays small.
+    receive_maximum: Annotated[int, Meta(ge=1, le=65535)] = 2000
     max_payload_bytes: Annotated[int, Meta(ge=1024)] = 256 * 1024
     max_ahead_s: Annotated[float, Meta(ge=0)] = 3600.0  # a station clock this far ahead is wrong
 

@@ -24,7 +24,7 @@ from contract import topics
 from contract.mqtt import connect, make_client, refusal
 from server.config import IngestSettings, ServerConfig
 from server.influx import WriteError, Writer
-from server.points import line, points_for
+from server.points import lines_for
 from server.validation import NOT_OURS, Refused, Stored, validate
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ class Ingest:
             delivery.message = validate(
                 message.topic, delivery.payload, time.time(), s.max_payload_bytes, s.max_ahead_s
             )
-            delivery.lines = [line(point) for point in points_for(delivery.message)]
+            delivery.lines = lines_for(delivery.message)
         except Refused as exc:
             delivery.refusal = str(exc)
         self._inbox.put(delivery)

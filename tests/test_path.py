@@ -16,7 +16,7 @@ from edge.analysis import AnalysisSettings, RepAnalysis
 from edge.session import Outgoing, Session, SessionInfo
 from hardware.simulate import SimSpec, Simulation, simulate
 from server.config import IngestSettings
-from server.points import line, points_for
+from server.points import lines_for
 from server.validation import Refused, validate
 from tests.test_analysis import analyse, paired, reps_of
 
@@ -159,7 +159,7 @@ def test_the_server_takes_a_path_on_its_topic_and_refuses_a_broken_one() -> None
 def test_a_path_is_one_point_per_sample_tied_to_its_rep() -> None:
     path = _validate(_path())
     assert isinstance(path, PathMessage)
-    lines = [line(point) for point in points_for(path)]
+    lines = lines_for(path)
     assert len(lines) == 3
     tags, fields, stamp = lines[1].split(" ")
     assert tags == "path,athlete=ana,gym=g1,lift=rdl,station=bar1"
