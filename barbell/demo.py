@@ -61,19 +61,6 @@ LINE_UP = (
 )
 
 
-class _Subscribed(logging.Handler):
-    """Set once the server logs that the broker took its subscription: a station that starts
-    sooner could publish its first reps before anyone is subscribed to keep them."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.event = threading.Event()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.getMessage().startswith("subscribed to"):
-            self.event.set()
-
-
 def run_demo(
     mqtt_url: str | None,
     influx_url: str | None,
@@ -136,17 +123,17 @@ def run_demo(
 def _start_server(
     stack: contextlib.ExitStack, mqtt_settings: MqttSettings, influx_settings: InfluxSettings
 ) -> Callable[[], None]:
-    """The real `barbell server` in a thread, subscribed before the function returns."""
-    subscribed = _Subscribed()
-    ingest_log = logging.getLogger("server.ingest")
-    ingest_log.addHandler(subscribed)
-    stack.callback(ingest_log.removeHandler, subscribed)
+    """The real `barbell server` in a thread, subscribed before the function returns: a
+    station that starts sooner could publish its first reps before anyone keeps them."""
+    subscribed = threading.Event()
     config = ServerConfig(
         mqtt=MqttSettings(url=mqtt_settings.url, client_id="barbell-demo-server"),
         influx=influx_settings,
     )
     stop = threading.Event()
-    server = threading.Thread(target=run_server, args=(config, stop), name="server", daemon=True)
+    server = threading.Thread(
+        target=run_server, args=(config, stop, subscribed), name="server", daemon=True
+    )
     server.start()
 
     def stop_server() -> None:
@@ -154,7 +141,7 @@ def _start_server(
         server.join(30)
 
     stack.callback(stop_server)
-    if not subscribed.event.wait(20):
+    if not subscribed.wait(20):
         raise BarbellError(f"the server did not subscribe at {mqtt_settings.url} within 20 s")
     return stop_server
 
@@ -166,10 +153,8 @@ def _logs_above_the_view(console: Console) -> Iterator[None]:
     saved = root.handlers[:], root.level
     verbose = root.level == logging.DEBUG  # `barbell -v demo`
     level = logging.DEBUG if verbose else logging.WARNING
-    handler = RichHandler(console=console, level=level, show_path=False)
-    root.handlers = [handler]
-    # INFO still reaches the loggers' own handlers: the server's "subscribed" line is awaited.
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.handlers = [RichHandler(console=console, level=level, show_path=False)]
+    root.setLevel(level)
     try:
         yield
     finally:

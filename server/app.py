@@ -16,10 +16,16 @@ from server.reactions import Reactions, advice_publisher
 log = logging.getLogger(__name__)
 
 
-def run_server(config: ServerConfig, stop: threading.Event) -> None:
+def run_server(
+    config: ServerConfig, stop: threading.Event, subscribed: threading.Event | None = None
+) -> None:
+    """Run until `stop` is set; `subscribed` is set once the broker has taken the subscription
+    (a demo or a test starts its stations then, so no rep goes unheard)."""
     writer = make_writer(config.influx)
     reader = InfluxReader(config.influx)
-    ingest = Ingest(config, writer, client_id=config.mqtt.client_id or "barbell-server")
+    ingest = Ingest(
+        config, writer, config.mqtt.client_id or "barbell-server", subscribed=subscribed
+    )
     alerts = Alerts(
         config.alerts, reader, writer.write, lambda topic, payload: ingest.publish(topic, payload)
     )

@@ -56,9 +56,11 @@ class Ingest:
         writer: Writer,
         client_id: str = "barbell-server",
         on_stored: Reaction | None = None,
+        subscribed: threading.Event | None = None,
     ) -> None:
         """`on_stored` hears of each batch once InfluxDB has it, before it is acknowledged; it
-        may also be set after construction, before `start`."""
+        may also be set after construction, before `start`. `subscribed` is set once the broker
+        has taken the subscription (a new Event when not given)."""
         self._settings: IngestSettings = config.ingest
         self._writer = writer
         self.on_stored = on_stored
@@ -70,7 +72,7 @@ class Ingest:
         self._inbox: queue.SimpleQueue[Delivery] = queue.SimpleQueue()
         self._connection = 0
         self._stop = threading.Event()
-        self.subscribed = threading.Event()  # set once the broker has taken the subscription
+        self.subscribed = subscribed or threading.Event()
         self._worker = threading.Thread(target=self._run, name="ingest", daemon=True)
         self.stored = 0
         self.dead = 0

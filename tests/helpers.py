@@ -9,7 +9,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import msgspec
@@ -29,6 +29,8 @@ from contract.mqtt import connect, make_client
 from edge.analysis import AnalysisSettings, RepAnalysis
 from edge.session import Outgoing, Session, SessionInfo
 from hardware.simulate import SimSpec, simulate
+from server.app import run_server
+from server.config import ServerConfig
 
 
 def rows(influx: LocalInfluxDB, influxql: str) -> list[dict[str, Any]]:
@@ -228,3 +230,17 @@ class Webhook:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+@contextlib.contextmanager
+def running_server(config: ServerConfig) -> Iterator[None]:
+    """The real server (ingest, alerts, advice) in a thread, subscribed before the body runs."""
+    stop, subscribed = threading.Event(), threading.Event()
+    server = threading.Thread(target=run_server, args=(config, stop, subscribed))
+    server.start()
+    try:
+        assert subscribed.wait(20), "the server did not subscribe within 20 s"
+        yield
+    finally:
+        stop.set()
+        server.join(30)

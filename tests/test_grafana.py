@@ -4,7 +4,6 @@ through the real edge, Mosquitto and server."""
 
 from __future__ import annotations
 
-import logging
 import re
 import tempfile
 import threading
@@ -14,18 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
-from influxdb_client import Point, WritePrecision
 
 from barbell.services import LocalInfluxDB, LocalMosquitto
 from contract.config import MqttSettings
 from edge.config import EdgeConfig, SimSettings, StateSettings, StationSettings
 from edge.daemon import run_edge
-from server.app import run_server
 from server.config import InfluxSettings, ServerConfig
-from server.influx import V1Writer
-from server.points import line
 from tests.grafana_model import (
     DASHBOARDS,
     MACROS,
@@ -40,7 +34,7 @@ from tests.grafana_model import (
     targets,
     variable_names,
 )
-from tests.helpers import rows, wait_for
+from tests.helpers import rows, running_server, wait_for
 
 UID = "barbell-influxdb"
 ENV = re.compile(r"\$\{BARBELL_\w+\}")
@@ -122,31 +116,14 @@ class Gym:
     now_ms: int
 
 
-class _Seen(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
 @pytest.fixture(scope="module")
 def gym() -> Iterator[Gym]:
-    seen, logger = _Seen(), logging.getLogger("server.ingest")
-    level = logger.level
-    logger.addHandler(seen)
-    logger.setLevel(logging.INFO)
     with LocalMosquitto() as broker, LocalInfluxDB() as influx:
         config = ServerConfig(
             mqtt=MqttSettings(url=broker.url, client_id="t-grafana-server"),
             influx=InfluxSettings(url=influx.url),
         )
-        stop = threading.Event()
-        server = threading.Thread(target=run_server, args=(config, stop))
-        server.start()
-        try:
-            wait_for(lambda: any("subscribed" in m for m in seen.messages), what="the server")
+        with running_server(config):
             for seed, (athlete, station, load_kg, sets, faults) in enumerate(SESSIONS, 21):
                 _lift(broker, athlete, station, load_kg, sets, faults, seed)
             total_sets = sum(session[3] for session in SESSIONS)
@@ -156,15 +133,6 @@ def gym() -> Iterator[Gym]:
 
             # Each set gets its advice once it is stored: both, and nothing is still on its way.
             wait_for(lambda: stored("set") == stored("advice") == total_sets, what="every set")
-        finally:
-            stop.set()
-            server.join(30)
-            logger.removeHandler(seen)
-            logger.setLevel(level)
-        # The edge sends no path messages yet (issue 9 adds them): until it does, the bar-path
-        # panels read points this test writes in the same layout.
-        if not rows(influx, 'SELECT count("height_m") FROM "path"'):
-            _write_paths(influx)
         yield Gym(influx, round(time.time() * 1000))
 
 
@@ -194,33 +162,6 @@ def _lift(
             state=StateSettings(dir=Path(state)),
         )
         run_edge(config, threading.Event())
-
-
-def _write_paths(influx: LocalInfluxDB) -> None:
-    """`path` points in their contract layout (one per sample at about 50 Hz, the rep's tags,
-    positions from where the rep started) for every stored rep: the bar rises through the
-    concentric, holds, and comes back down."""
-    lines = []
-    for rep in rows(influx, 'SELECT * FROM "rep" GROUP BY *'):
-        marks = [rep["t_start"], rep["t_concentric_start"], rep["t_concentric_end"]]
-        marks += [rep["t_concentric_end"] + (rep["lockout_hold_s"] or 0.0), rep["t_end"]]
-        t = np.arange(rep["t_start"], rep["t_end"], 0.02)
-        share = np.interp(t, marks, [0, 0, 1, 1, 0])  # of the way to lockout
-        height = rep["rom_m"] * share
-        velocity = np.gradient(height, t)
-        for i, at in enumerate(t):
-            point = Point("path").time(round(at * 1e9), WritePrecision.NS)
-            for tag in ("gym", "station", "athlete", "lift"):
-                point.tag(tag, rep[tag])
-            point.field("rep_msg_id", rep["msg_id"]).field("session_id", rep["session_id"])
-            point.field("set_index", rep["set_index"]).field("rep_index", rep["rep_index"])
-            point.field("height_m", float(height[i]))
-            point.field("ap_m", float((rep["drift_ap_m"] or 0.0) * share[i]))
-            point.field("lateral_m", float((rep["drift_lateral_m"] or 0.0) * share[i]))
-            point.field("tilt_deg", float((rep["tilt_max_deg"] or 0.0) * share[i]))
-            point.field("velocity_mps", float(velocity[i]))
-            lines.append(line(point))
-    V1Writer(InfluxSettings(url=influx.url, database=influx.database)).write(lines)
 
 
 def _variables(board: dict[str, Any], influx: LocalInfluxDB) -> dict[str, list[str]]:

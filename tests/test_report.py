@@ -3,7 +3,7 @@ InfluxDB, and the report reads back the reps and faults the simulator put there.
 
 from __future__ import annotations
 
-import logging
+import dataclasses
 import struct
 import subprocess
 import sys
@@ -21,10 +21,9 @@ from edge.config import EdgeConfig, SimSettings, StateSettings, StationSettings
 from edge.daemon import run_edge
 from edge.sources import sim_spec
 from hardware.simulate import simulate
-from server.app import run_server
 from server.config import InfluxSettings, ServerConfig
-from server.influx import InfluxReader, make_writer
-from tests.helpers import rows, wait_for
+from server.influx import InfluxReader
+from tests.helpers import rows, running_server, wait_for
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -44,9 +43,7 @@ def test_a_stored_session_becomes_a_report_with_its_faulty_reps_marked(
     mosquitto: LocalMosquitto,
     influxdb: LocalInfluxDB,
     tmp_path: Path,
-    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="server.ingest")
     influx = InfluxSettings(url=influxdb.url)
     station = EdgeConfig(
         mqtt=MqttSettings(url=mosquitto.url),
@@ -62,19 +59,12 @@ def test_a_stored_session_becomes_a_report_with_its_faulty_reps_marked(
         state=StateSettings(dir=tmp_path),
     )
     truth = simulate(sim_spec(station)).truth
-    stop = threading.Event()
     config = ServerConfig(mqtt=MqttSettings(url=mosquitto.url, client_id="t-server"), influx=influx)
-    server = threading.Thread(target=run_server, args=(config, stop))
-    server.start()
     sent: list[RepMessage] = []
-    try:
-        wait_for(lambda: "subscribed" in caplog.text, what="the server's subscription")
+    with running_server(config):
         run_edge(station, threading.Event(), lambda m: isinstance(m, RepMessage) and sent.append(m))
         wait_for(lambda: len(rows(influxdb, 'SELECT "rom_m" FROM "rep"')) == len(sent) == 5)
         wait_for(lambda: rows(influxdb, 'SELECT * FROM "advice"') != [], what="the advice")
-    finally:
-        stop.set()
-        server.join(30)
 
     reader = InfluxReader(influx)
     session_id = latest_session(reader, athlete="ana")
@@ -95,35 +85,19 @@ def test_a_stored_session_becomes_a_report_with_its_faulty_reps_marked(
     assert any("bar tilt" in a.message for a in data.alerts)  # the critical tilt's alert
     assert data.advice and "need sets at" in data.advice
 
-    # No path stored yet: the figure says so instead of failing.
-    assert data.paths == []
+    # Every rep's bar path, as the edge sent it: it rises by the rep's ROM.
+    assert [(p.set_index, p.rep_index) for p in data.paths] == [(0, i) for i in range(5)]
+    for trace, rep in zip(data.paths, sent, strict=True):
+        assert isinstance(trace, PathTrace)
+        assert max(trace.height_m) == pytest.approx(rep.rom_m, abs=0.01)
     figure = draw(data)
-    assert any("No bar path stored" in t.get_text() for t in _texts(figure))
     velocity = figure.axes[0]
     colours = [_hex(bar.get_facecolor()) for bar in velocity.patches]
     assert [c in (WARN, CRITICAL) for c in colours] == [False, False, True, True, False]
     assert set(colours) <= {CLEAN, WARN, CRITICAL}
-
-    # `path` points as the server will store them (one per sample), written here by hand until
-    # the edge publishes paths: the report draws one trace per rep.
-    writer = make_writer(influx)
-    lines = []
-    for rep in sent[:2]:
-        for i in range(20):
-            t_ns = round((rep.t_start + i * 0.05) * 1e9)
-            lines.append(
-                f"path,gym=g1,station=bar3,athlete=ana,lift=hip_thrust "
-                f'rep_msg_id="{rep.msg_id}",session_id="{rep.session_id}",set_index=0i,'
-                f"rep_index={rep.rep_index}i,height_m={0.015 * i},ap_m={0.001 * i},"
-                f"lateral_m=0,tilt_deg=0.5,velocity_mps=0.3 {t_ns}"
-            )
-    writer.write(lines)
-    data = load_session(reader, session_id)
-    assert [(p.set_index, p.rep_index, len(p.height_m)) for p in data.paths] == [
-        (0, 0, 20),
-        (0, 1, 20),
-    ]
-    assert isinstance(data.paths[0], PathTrace) and data.paths[0].height_m[-1] == 0.015 * 19
+    # A session stored before stations sent paths: the figure says so instead of failing.
+    pathless = draw(dataclasses.replace(data, paths=[]))
+    assert any("No bar path stored" in t.get_text() for t in _texts(pathless))
     out = write_report(data, tmp_path / "report.png")
     assert png_size(out) == (int(WIDTH_IN * DPI), int(HEIGHT_IN * DPI))
 

@@ -3,11 +3,8 @@ alert (on `…/alert` and at a webhook) and, when the set ends, retained next-lo
 
 from __future__ import annotations
 
-import logging
 import threading
 from pathlib import Path
-
-import pytest
 
 from barbell.services import LocalInfluxDB, LocalMosquitto
 from contract.config import MqttSettings
@@ -15,18 +12,15 @@ from contract.messages import AdviceMessage, AlertMessage, RepMessage
 from edge.config import EdgeConfig, SimSettings, StateSettings, StationSettings
 from edge.daemon import run_edge
 from server.alerts import AlertSettings
-from server.app import run_server
 from server.config import InfluxSettings, ServerConfig
-from tests.helpers import Listener, Webhook, rows, wait_for
+from tests.helpers import Listener, Webhook, rows, running_server, wait_for
 
 
 def test_faulty_reps_alert_the_coach_and_a_finished_set_gets_advice(
     mosquitto: LocalMosquitto,
     influxdb: LocalInfluxDB,
     tmp_path: Path,
-    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="server.ingest")
     webhook = Webhook()
     coach = Listener(mosquitto.url, "t-coach", "barbell/v1/g1/bar7/alert")
     config = ServerConfig(
@@ -34,12 +28,8 @@ def test_faulty_reps_alert_the_coach_and_a_finished_set_gets_advice(
         influx=InfluxSettings(url=influxdb.url),
         alerts=AlertSettings(urls=[webhook.url]),
     )
-    stop = threading.Event()
-    server = threading.Thread(target=run_server, args=(config, stop))
-    server.start()
     reps: list[RepMessage] = []
     try:
-        wait_for(lambda: "subscribed" in caplog.text, what="the server's subscription")
         station = EdgeConfig(
             mqtt=MqttSettings(url=mosquitto.url),
             station=StationSettings(gym="g1", id="bar7"),
@@ -49,16 +39,15 @@ def test_faulty_reps_alert_the_coach_and_a_finished_set_gets_advice(
             ),
             state=StateSettings(dir=tmp_path),
         )
-        run_edge(
-            station,
-            threading.Event(),
-            on_message=lambda m: reps.append(m) if isinstance(m, RepMessage) else None,
-        )
-        wait_for(lambda: bool(coach.messages) and bool(webhook.bodies), what="the alert")
-        wait_for(lambda: rows(influxdb, 'SELECT * FROM "advice"') != [], what="advice stored")
+        with running_server(config):
+            run_edge(
+                station,
+                threading.Event(),
+                on_message=lambda m: reps.append(m) if isinstance(m, RepMessage) else None,
+            )
+            wait_for(lambda: bool(coach.messages) and bool(webhook.bodies), what="the alert")
+            wait_for(lambda: rows(influxdb, 'SELECT * FROM "advice"') != [], what="advice stored")
     finally:
-        stop.set()
-        server.join(30)
         coach.close()
         webhook.close()
     alerts = {m.rule: m for m in coach.messages if isinstance(m, AlertMessage)}
