@@ -73,7 +73,7 @@ def test_a_provisioned_station_reaches_the_server_through_its_shared_subscriptio
         wait_for(lambda: sorted(server.msg_ids) == sent, what="every rep and set at the server")
     finally:
         server.close()
-    assert len(sent) == 4  # 3 reps and their set
+    assert len(sent) == 7  # 3 reps, their paths and their set
 
 
 def test_a_station_logged_in_as_another_keeps_its_refused_reps_in_the_outbox(
@@ -90,10 +90,10 @@ def test_a_station_logged_in_as_another_keeps_its_refused_reps_in_the_outbox(
         state=StateSettings(dir=tmp_path),
     )
     sent = run_edge(config, threading.Event())
-    assert sent == 4
+    assert sent == 7  # 3 reps, their paths and their set
     outbox = Outbox(tmp_path / OUTBOX_FILE)
     try:
-        assert outbox.depth == 4
+        assert outbox.depth == 7
     finally:
         outbox.close()
     assert "broker refused message" in caplog.text and "kept in the outbox" in caplog.text
