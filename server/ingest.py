@@ -107,6 +107,9 @@ class Ingest:
             delivery.lines = lines_for(delivery.message)
         except Refused as exc:
             delivery.refusal = str(exc)
+        except Exception as exc:  # a bug of ours must not stop the network thread
+            log.exception("cannot turn a message from %s into points", message.topic)
+            delivery.refusal = f"the server could not store it: {exc!r}"
         self._inbox.put(delivery)
 
     # The worker thread: batch, write, react, dead-letter, acknowledge, in arrival order.
