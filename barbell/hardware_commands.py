@@ -55,19 +55,20 @@ def record_command(config: EdgeConfig, output: Path, seconds: float | None) -> i
 def calibrate_command(config: EdgeConfig, known_kg: float | None, seconds: float) -> int:
     """Measure at rest and save: the gyro bias and the cells' tare, or with --known-kg their
     scale. An emulated bar is measured during its simulated set's lead-in, with plates on."""
-    from edge.sources import CALIBRATION_FILE, DRAIN_S, sim_spec
+    from edge.sources import CALIBRATION_FILE, sim_spec
     from hardware.calibration import Calibration, calibrate
 
     path = config.state.dir / CALIBRATION_FILE
     previous = Calibration.load(path)
-    drains = max(10, round(seconds / DRAIN_S))
+    drain_s = config.sensor.drain_s
+    drains = max(10, round(seconds / drain_s))
     if config.sensor.kind == "emulated":
         from hardware.emulated.bar import EmulatedBar
         from hardware.simulate import simulate
 
         bar = EmulatedBar(rate_hz=int(config.sensor.rate_hz))
         sensor = bar.sensor
-        pieces = simulate(sim_spec(config)).recording.split(round(DRAIN_S * config.sensor.rate_hz))
+        pieces = simulate(sim_spec(config)).recording.split(round(drain_s * config.sensor.rate_hz))
 
         def between() -> None:  # the simulated bar lies still before its set
             bar.feed(next(pieces))
@@ -80,7 +81,7 @@ def calibrate_command(config: EdgeConfig, known_kg: float | None, seconds: float
         )
 
         def between() -> None:  # the chips fill their FIFOs meanwhile
-            time.sleep(DRAIN_S)
+            time.sleep(drain_s)
 
     sensor.setup()
     result = calibrate(sensor, previous, drains, known_kg, between)

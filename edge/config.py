@@ -22,10 +22,24 @@ class StationSettings(Section):
     health_period_s: Annotated[float, Meta(gt=0)] = 10.0  # how often …/health reports
 
 
+FIFO_PACKETS = 128  # the ICM-42688-P's 2 KB FIFO holds this many 16-byte samples
+
+
 class SensorSettings(Section):
     kind: Literal["i2c", "emulated", "sim"] = "sim"
     bus: int = 1
     rate_hz: Annotated[float, Meta(ge=50, le=1000)] = 1000.0
+    # How often the FIFO is read. Longer costs less CPU (each drain has a fixed cost) but delays
+    # the cue; it must leave the FIFO a fifth of its room for a late wake-up.
+    drain_s: Annotated[float, Meta(ge=0.01, le=1.0)] = 0.05
+
+    def __post_init__(self) -> None:
+        most = 0.8 * FIFO_PACKETS / self.rate_hz
+        if self.drain_s > most:
+            raise ValueError(
+                f"sensor.drain_s {self.drain_s} s would nearly fill the IMU's FIFO at "
+                f"{self.rate_hz:g} Hz; at most {most:.3f} s"
+            )
 
 
 class SimSettings(Section):

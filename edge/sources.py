@@ -17,7 +17,6 @@ from hardware.bar_sensor import BarSensor
 if TYPE_CHECKING:
     from hardware.simulate import SimSpec
 
-DRAIN_S = 0.05  # a FIFO drain every 50 ms, as the real driver will do
 RETRY_S, MAX_RETRY_S = 0.1, 5.0  # back-off when a chip stops answering
 
 Report = Callable[[str], None]
@@ -44,7 +43,7 @@ def sim_spec(config: EdgeConfig) -> SimSpec:
 
 
 def _drain_size(config: EdgeConfig) -> int:
-    return max(1, int(DRAIN_S * config.sensor.rate_hz))
+    return max(1, int(config.sensor.drain_s * config.sensor.rate_hz))
 
 
 def _paced(chunks: Iterable[Chunk], config: EdgeConfig, stop: threading.Event) -> Iterator[Chunk]:
@@ -126,7 +125,7 @@ def _simulate_into(config: EdgeConfig, size: int, sending: Connection) -> None:
 
 
 def i2c(config: EdgeConfig, stop: threading.Event, report: Report) -> Iterator[Chunk]:
-    """The bar's chips on /dev/i2c-N, drained every DRAIN_S."""
+    """The bar's chips on /dev/i2c-N, drained every `sensor.drain_s`."""
     from hardware.bar_sensor import open_bar
     from hardware.calibration import Calibration
 
@@ -139,7 +138,7 @@ def i2c(config: EdgeConfig, stop: threading.Event, report: Report) -> Iterator[C
     )
 
     def drained() -> Iterator[None]:
-        while not stop.wait(DRAIN_S):
+        while not stop.wait(config.sensor.drain_s):
             yield
 
     yield from _read(sensor, drained(), report, stop.wait)

@@ -54,6 +54,7 @@ def test_the_spec_example_environment_configures_a_station() -> None:
         ('[mqtt]\nurl = "http://x"\n', "mqtt://"),
         ("[sim]\nrepz = 3\n", "repz"),
         ("[sim\n", "edge.toml"),
+        ("[sensor]\ndrain_s = 0.2\n", "sensor.drain_s 0.2 s would nearly fill the IMU's FIFO"),
     ],
 )
 def test_bad_settings_name_the_key(tmp_path: Path, toml: str, words: str) -> None:
