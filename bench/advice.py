@@ -7,14 +7,19 @@ week apart, each with its own day-form (±3 %). A session is a warm-up ladder at
 through the real edge analysis at 1 kHz with set-up motion. The advice after the second
 session's last set is scored. Seeds start at 9 000 000, which no test and no other benchmark uses.
 
-    PYTHONPATH=. .venv/bin/python bench/advice.py [--athletes 120] [--one-warmup]
+    .venv/bin/python bench/advice.py [--athletes 120] [--one-warmup]
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections import defaultdict
+from pathlib import Path
+
+# Run as a script, bench/ is on the path but the repo is not: bench and tests import each other.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 

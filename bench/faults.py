@@ -11,7 +11,12 @@ are printed per band. Seeds differ from the tests and from bench/accuracy.py.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections import Counter, defaultdict
+from pathlib import Path
+
+# Run as a script, bench/ is on the path but the repo is not: bench and tests import each other.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 

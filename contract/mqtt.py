@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 import sys
 import urllib.parse
@@ -51,7 +52,15 @@ def make_client(settings: MqttSettings, client_id: str, manual_ack: bool = False
     # paho's own errors name what no callback hears, e.g. a TLS alert after the handshake
     # from a broker that wants a client certificate.
     client.enable_logger(_PAHO_LOG)
+    client.on_socket_open = _no_delay
     return client
+
+
+def _no_delay(client: mqtt.Client, userdata: object, sock: object) -> None:
+    """MQTT packets are small and answered one by one: Nagle's algorithm would hold each behind
+    the last one's delayed TCP ack, some 40 ms a time."""
+    if isinstance(sock, socket.socket):  # TLS sockets are socket.socket too
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _not_a_clean_shutdown(record: logging.LogRecord) -> bool:

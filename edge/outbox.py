@@ -28,7 +28,8 @@ class Stored:
 
 class Outbox:
     def __init__(self, path: Path, limit: int = 200_000) -> None:
-        """`limit` unsent messages (a rep is under 1 KB: 200 000 is weeks of a busy bar)."""
+        """`limit` unsent messages: 200 000 is weeks of a busy bar (a rep is under 2 KB, its
+        path about 5 KB)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path, self.limit = path, limit
         self._lock = threading.Lock()
@@ -43,11 +44,13 @@ class Outbox:
             " payload BLOB NOT NULL)"
         )
 
-    def put(self, msg_id: str, topic: str, payload: bytes) -> None:
-        """Keep a message until acknowledged; a msg_id already waiting is not stored twice."""
+    def put(self, msg_id: str, topic: str, payload: bytes, share: float = 1.0) -> None:
+        """Keep a message until acknowledged; a msg_id already waiting is not stored twice.
+        It may fill the outbox up to `share` of its limit, so what matters less (bar paths)
+        can leave room for what matters most (reps and sets)."""
         with self._lock:
             (depth,) = self._db.execute("SELECT count(*) FROM outbox").fetchone()
-            if depth >= self.limit:
+            if depth >= self.limit * share:
                 raise OutboxFull(
                     f"outbox {self.path} is full ({depth} unsent messages): {msg_id} not kept"
                 )

@@ -32,6 +32,7 @@ from edge.outbox import Outbox
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
 WINDOW = 50  # messages published and not yet acknowledged, at most
+PATH_SHARE = 0.5  # bar paths may fill half the outbox: reps and sets always have the rest
 Stored = RepMessage | PathMessage | SetMessage
 KINDS: dict[type, topics.Kind] = {
     RepMessage: "rep",
@@ -69,16 +70,27 @@ class Publisher:
         self._client.on_publish = self._on_publish
         self._client.on_message = self._on_message
         self._on_command = on_command
-        self._client.will_set(self._topic("status"), self._status("offline"), qos=1, retain=True)
+        self._client.on_pre_connect = self._on_pre_connect
+        self._status_since = time.time()
         self._sender = threading.Thread(target=self._send, name="outbox-sender", daemon=True)
 
     def _topic(self, kind: topics.Kind) -> str:
         return topics.topic(self.gym, self.station, kind)
 
+    def _on_pre_connect(self, client, userdata) -> None:
+        """Each connection gets its own will, which the broker sends if the station vanishes.
+        Its `since` can only be the connection's start; the server stamps it on arrival."""
+        self._status_since = time.time()
+        client.will_set(self._topic("status"), self._status("offline"), qos=1, retain=True)
+
     def _status(self, state: Literal["online", "offline"]) -> bytes:
         return encode(
             StatusMessage(
-                state=state, version=VERSION, since=time.time(), gym=self.gym, station=self.station
+                state=state,
+                version=VERSION,
+                since=self._status_since,
+                gym=self.gym,
+                station=self.station,
             )
         )
 
@@ -149,7 +161,8 @@ class Publisher:
 
     def submit(self, message: Stored) -> None:
         """Keep the message on disk, then send it when the broker can take it."""
-        self.outbox.put(message.msg_id, self._topic(KINDS[type(message)]), encode(message))
+        share = PATH_SHARE if isinstance(message, PathMessage) else 1.0
+        self.outbox.put(message.msg_id, self._topic(KINDS[type(message)]), encode(message), share)
         self._wake.set()
 
     def publish_now(self, message: HealthMessage) -> None:
@@ -172,6 +185,7 @@ class Publisher:
         self._wake.set()
         self._sender.join(5)
         if self._connected.is_set():
+            self._status_since = time.time()  # offline from now
             self._client.publish(
                 self._topic("status"), self._status("offline"), qos=1, retain=True
             ).wait_for_publish(5)

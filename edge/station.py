@@ -111,7 +111,8 @@ class Station:
     def _new_session(self, athlete: str | None, lift: str | None) -> None:
         """A new session id; someone else or another lift also learns a new reference."""
         info = self.session.info
-        athlete, lift = athlete or info.athlete, lift or info.lift
+        athlete = info.athlete if athlete is None else athlete  # "" is a guest, not "the same"
+        lift = lift or info.lift
         same = (athlete, lift) == (info.athlete, info.lift)
         reference = self.analysis.reference if same else Reference()
         self.session = Session(
@@ -120,11 +121,17 @@ class Station:
         self.analysis = self._analysis(reference)
 
     def _zero_cells(self) -> None:
+        if not self.active:
+            raise InputError("tare refused: no session is running (start_session first)")
         force = self.analysis.resting_force_n
-        if not self.active or force is None:
-            raise InputError("tare refused: the bar must rest for half a second first")
-        self.tare.zero(force)
-        self.analysis.restart_weighing()
+        if force is None:
+            raise InputError(
+                "tare refused: the bar must rest for half a second first (or has no load cells)"
+            )
+        try:
+            self.tare.zero(force)
+        finally:
+            self.analysis.restart_weighing()  # the old weighings predate the new zero
 
 
 def _new_session_id() -> str:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
 
+from contract.errors import InputError
 from contract.recording import Chunk
 
 log = logging.getLogger(__name__)
@@ -37,10 +39,19 @@ class Tare:
         return dataclasses.replace(chunk, force_n=chunk.force_n - self.offset_n)
 
     def zero(self, resting_force_n: np.ndarray) -> None:
-        """What the cells read now (after the old offset) becomes zero."""
+        """What the cells read now (after the old offset) becomes zero. Raises InputError if
+        the zero cannot be kept: it holds until the daemon stops."""
         self.offset_n = self.offset_n + resting_force_n
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self._path.with_suffix(".tmp")
-        temporary.write_text(json.dumps({"offset_n": self.offset_n.round(3).tolist()}))
-        temporary.replace(self._path)  # a power cut leaves the old zero or the new one
         log.info("cells zeroed: offset %.1f N left, %.1f N right", *self.offset_n)
+        temporary = self._path.with_suffix(".tmp")
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            with temporary.open("w") as file:
+                file.write(json.dumps({"offset_n": self.offset_n.round(3).tolist()}))
+                file.flush()
+                os.fsync(file.fileno())
+            temporary.replace(self._path)  # a power cut leaves the old zero or the new one
+        except OSError as exc:
+            raise InputError(
+                f"tare kept until restart only: cannot write {self._path}: {exc.strerror}"
+            ) from None

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from statistics import median
@@ -318,30 +318,18 @@ class Reader(Protocol):
 
 
 class Advisor:
-    """Advice after each set, from history in InfluxDB (server.influx.InfluxReader).
+    """Advice after each set, from history in InfluxDB (server.influx.InfluxReader). The
+    server stores and publishes it (server/reactions.py). Query failures raise
+    server.influx.WriteError, whose `retry` says whether trying again can help."""
 
-    `publish`, if given, gets each advice as it is made: the server's callable that sends it
-    retained to `barbell/v1/{gym}/{station}/advice`. Query failures raise
-    server.influx.WriteError, whose `retry` says whether trying again can help.
-    """
-
-    def __init__(
-        self,
-        settings: AdviceSettings,
-        reader: Reader,
-        publish: Callable[[AdviceMessage], None] | None = None,
-    ) -> None:
+    def __init__(self, settings: AdviceSettings, reader: Reader) -> None:
         self.settings = settings
         self._reader = reader
-        self._publish = publish
 
     def advise(self, done: SetMessage) -> AdviceMessage:
         """Advice for the set's athlete and lift, from their history up to the set's end."""
         history = self.history(done) if done.athlete and done.lift != "auto" else []
-        advice = advise_from(done, history, self.settings)
-        if self._publish is not None:
-            self._publish(advice)
-        return advice
+        return advise_from(done, history, self.settings)
 
     def history(self, done: SetMessage) -> list[RepRecord]:
         """The athlete's reps of this lift in the window before the set's end, at any station

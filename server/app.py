@@ -11,7 +11,7 @@ from server.alerting import Alerts
 from server.config import ServerConfig
 from server.influx import InfluxReader, make_writer
 from server.ingest import Ingest
-from server.reactions import Reactions, advice_publisher
+from server.reactions import Reactions
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,7 @@ def run_server(
     alerts = Alerts(
         config.alerts, reader, writer.write, lambda topic, payload: ingest.publish(topic, payload)
     )
-    advisor = Advisor(config.advice, reader, advice_publisher(ingest.publish))
-    reactions = Reactions(alerts, advisor, writer.write)
+    reactions = Reactions(alerts, Advisor(config.advice, reader), writer.write, ingest.publish)
     ingest.on_stored = reactions
     ingest.start()
     log.info("ingesting from %s into %s", config.mqtt.url, config.influx.url)

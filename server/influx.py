@@ -6,6 +6,7 @@ data itself is bad, 4xx), so the caller can hold a batch or dead-letter it.
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.parse
@@ -61,8 +62,8 @@ class V1Writer:
         except urllib.error.HTTPError as exc:
             body = exc.read().decode(errors="replace")[:300]
             raise WriteError(f"InfluxDB {exc.code}: {body}", _retryable(exc.code)) from None
-        except OSError as exc:  # refused, reset, timed out, DNS
-            raise WriteError(f"InfluxDB unreachable: {exc}", retry=True) from None
+        except (OSError, http.client.HTTPException) as exc:  # refused, reset, cut short, DNS
+            raise WriteError(f"InfluxDB unreachable: {exc!r}", retry=True) from None
 
     def close(self) -> None:
         pass
@@ -135,7 +136,7 @@ class InfluxReader:
         except urllib.error.HTTPError as exc:
             text = exc.read().decode(errors="replace")[:300]
             raise WriteError(f"InfluxDB {exc.code}: {text}", _retryable(exc.code)) from None
-        except OSError as exc:
+        except (OSError, http.client.HTTPException) as exc:
             raise WriteError(f"InfluxDB unreachable: {exc}", retry=True) from None
         rows: list[dict[str, Any]] = []
         for result in document.get("results", []):

@@ -9,6 +9,7 @@ split the stream between them and share no state.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import queue
@@ -31,8 +32,8 @@ log = logging.getLogger(__name__)
 RETRY_S, MAX_RETRY_S = 0.5, 10.0  # back-off while InfluxDB is failing
 DEAD_LETTER_WAIT_S = 10.0
 
-# Told of each batch of (topic, message) once stored; raises WriteError to have it held.
 T = TypeVar("T")
+# Told of each batch of (topic, message) once stored; raises WriteError to have it held.
 Reaction = Callable[[list[tuple[str, Stored]]], None]
 
 
@@ -69,8 +70,12 @@ class Ingest:
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
         self._client.on_subscribe = self._on_subscribe
+        self._client.on_disconnect = self._on_disconnect
         self._inbox: queue.SimpleQueue[Delivery] = queue.SimpleQueue()
+        # Bumped on every connect and disconnect: a delivery is acknowledged only on the
+        # connection that brought it, checked and sent under the lock, never on a later one.
         self._connection = 0
+        self._connection_lock = threading.Lock()
         self._stop = threading.Event()
         self.subscribed = subscribed or threading.Event()
         self._worker = threading.Thread(target=self._run, name="ingest", daemon=True)
@@ -83,8 +88,13 @@ class Ingest:
         if reason.is_failure:
             log.error("%s", refusal(self._mqtt, reason))
             return
-        self._connection += 1
+        with self._connection_lock:
+            self._connection += 1
         client.subscribe(topics.SHARED_INGEST, qos=1)
+
+    def _on_disconnect(self, client, userdata, flags, reason, properties) -> None:
+        with self._connection_lock:
+            self._connection += 1
 
     def _on_subscribe(self, client, userdata, mid, reasons, properties) -> None:
         if any(reason.is_failure for reason in reasons):
@@ -116,9 +126,13 @@ class Ingest:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            batch = self._next_batch()
-            if batch and self._write(batch) and self._react(batch):
-                self._settle(batch)
+            try:
+                batch = self._next_batch()
+                if batch and self._write(batch) and self._react(batch):
+                    self._settle(batch)
+            except Exception:  # a bug of ours: the broker keeps the batch, ingest goes on
+                log.exception("ingest worker failed; carrying on")
+                self._stop.wait(RETRY_S)
 
     def _next_batch(self) -> list[Delivery]:
         """Everything waiting, up to `batch_lines`, and whatever follows it within `batch_s`."""
@@ -134,7 +148,9 @@ class Ingest:
                 break
             batch.append(delivery)
             lines += len(delivery.lines)
-        return batch
+        # Deliveries of a lost connection come again on the new one: keeping both would only
+        # grow the queue while a write is held through an outage.
+        return [d for d in batch if d.connection == self._connection]
 
     def _write(self, batch: list[Delivery]) -> bool:
         """Write the batch's points, holding them through an outage; False if stopped first.
@@ -190,25 +206,43 @@ class Ingest:
         return True
 
     def _settle(self, batch: list[Delivery]) -> None:
-        sent = [(d, self._dead_letter(d)) for d in batch if d.refusal is not None]
-        unsent = {id(d) for d, info in sent if not _published(info)}
+        lettered = self._dead_letters([d for d in batch if d.refusal is not None])
         for delivery in batch:
-            if delivery.connection != self._connection or id(delivery) in unsent:
-                continue  # the broker delivers it again on the new connection
-            self._client.ack(delivery.mid, 1)
+            if delivery.refusal is not None and id(delivery) not in lettered:
+                continue  # its connection is gone: the broker delivers it again
+            with self._connection_lock:
+                if delivery.connection != self._connection:
+                    continue  # the broker delivers it again on the new connection
+                self._client.ack(delivery.mid, 1)
             if delivery.refusal is not None:
                 self.dead += 1
             elif delivery.message is not None:
                 self.stored += 1
 
-    def _dead_letter(self, delivery: Delivery) -> mqtt.MQTTMessageInfo:
+    def _dead_letters(self, refused: list[Delivery]) -> set[int]:
+        """Publish each refused delivery's dead letter until the broker has it, all at once
+        and then waiting (one round trip, not one each); the ids of those it has. One whose
+        connection is lost first comes again from the broker, and is dead-lettered again."""
+        sent = {id(d): self._publish_dead_letter(d) for d in refused}
+        lettered = set()
+        for delivery in refused:
+            info = sent[id(delivery)]
+            while not _published(info):
+                if delivery.connection != self._connection or self._stop.is_set():
+                    break
+                info = self._publish_dead_letter(delivery)
+            else:
+                lettered.add(id(delivery))
+        return lettered
+
+    def _publish_dead_letter(self, delivery: Delivery) -> mqtt.MQTTMessageInfo:
         log.info("dead letter from %s: %s", delivery.topic, delivery.refusal)
-        body = {
-            "reason": delivery.refusal,
-            "topic": delivery.topic,
-            "payload": delivery.payload.decode("utf-8", errors="replace"),
-            "received": time.time(),
-        }
+        body: dict[str, object] = {"reason": delivery.refusal, "topic": delivery.topic}
+        try:
+            body["payload"] = delivery.payload.decode("utf-8")
+        except UnicodeDecodeError:  # raw bytes, kept whole
+            body["payload_b64"] = base64.b64encode(delivery.payload).decode()
+        body["received"] = time.time()
         return self._client.publish(topics.dead_letter(delivery.topic), json.dumps(body), qos=1)
 
     def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:

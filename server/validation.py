@@ -51,8 +51,8 @@ def validate(
     expected = EXPECTED[where.kind]
     if not isinstance(message, expected):
         raise Refused(f"a {type(message).__name__} on a {where.kind} topic")
-    if isinstance(message, StatusMessage) and message.gym is None and message.station is None:
-        message = msgspec.structs.replace(message, gym=where.gym, station=where.station)
+    if isinstance(message, StatusMessage):
+        message = _from_topic(message, where, now_s)
     if (message.gym, message.station) != (where.gym, where.station):
         raise Refused(
             f"names gym {message.gym!r}, station {message.station!r} "
@@ -62,6 +62,17 @@ def validate(
     if stamp > now_s + max_ahead_s:
         raise Refused(f"stamped {stamp - now_s:.0f} s in the future: is the station's clock set?")
     return message
+
+
+def _from_topic(status: StatusMessage, where: topics.StationTopic, now_s: float) -> StatusMessage:
+    """A status names its station by its topic (older stations leave gym and station out). An
+    offline one is stamped on arrival: a last will was written when its connection began, and
+    that moment is the online status's, not when the station went quiet."""
+    if status.gym is None and status.station is None:
+        status = msgspec.structs.replace(status, gym=where.gym, station=where.station)
+    if status.state == "offline":
+        status = msgspec.structs.replace(status, since=now_s)
+    return status
 
 
 def _time_of(message: Stored) -> float:

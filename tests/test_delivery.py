@@ -16,9 +16,9 @@ import pytest
 
 from barbell.services import LocalMosquitto
 from contract.config import MqttSettings
-from contract.messages import HealthMessage, SetMessage
+from contract.messages import HealthMessage, PathMessage, SetMessage
 from edge.daemon import OUTBOX_FILE
-from edge.outbox import Outbox
+from edge.outbox import Outbox, OutboxFull
 from edge.publisher import Publisher
 from tests.helpers import Listener, TcpProxy, wait_for
 
@@ -152,3 +152,41 @@ def test_a_cut_connection_loses_nothing(
     finally:
         proxy.close()
     assert set(subscriber.msg_ids) == {_set_message(i).msg_id for i in range(20)}
+
+
+def _path_message(i: int) -> PathMessage:
+    return PathMessage(
+        msg_id=f"g1/bar1/s1/s0/r{i}/path",
+        gym="g1",
+        station="bar1",
+        session_id="s1",
+        lift="rdl",
+        set_index=0,
+        rep_index=i,
+        t_start=10.0 * i,
+        t_s=[0.0, 0.02],
+        height_m=[0.0, 0.01],
+        ap_m=[0.0, 0.0],
+        lateral_m=[0.0, 0.0],
+        tilt_deg=[0.0, 0.0],
+        velocity_mps=[0.0, 0.5],
+    )
+
+
+def test_bar_paths_fill_at_most_half_a_full_outbox_so_sets_and_reps_still_fit(
+    tmp_path: Path,
+) -> None:
+    outbox = Outbox(tmp_path / OUTBOX_FILE, limit=4)
+    publisher = Publisher(MqttSettings(url="mqtt://127.0.0.1:9"), "g1", "bar1", outbox)
+    try:  # never started: the broker is away
+        publisher.submit(_path_message(0))
+        publisher.submit(_path_message(1))
+        with pytest.raises(OutboxFull):
+            publisher.submit(_path_message(2))
+        publisher.submit(_set_message(0))
+        publisher.submit(_set_message(1))
+        assert outbox.depth == 4
+        with pytest.raises(OutboxFull):
+            publisher.submit(_set_message(2))
+    finally:
+        outbox.close()
