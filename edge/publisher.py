@@ -159,6 +159,10 @@ class Publisher:
         connect(self._client, self._settings)
         self._sender.start()
 
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
     def submit(self, message: Stored) -> None:
         """Keep the message on disk, then send it when the broker can take it."""
         share = PATH_SHARE if isinstance(message, PathMessage) else 1.0

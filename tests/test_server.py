@@ -11,9 +11,11 @@ from contract.config import MqttSettings
 from contract.messages import AdviceMessage, AlertMessage, RepMessage
 from edge.config import EdgeConfig, SimSettings, StateSettings, StationSettings
 from edge.daemon import run_edge
+from edge.outbox import Outbox
+from edge.publisher import Publisher
 from server.alerts import AlertSettings
 from server.config import InfluxSettings, ServerConfig
-from tests.helpers import Listener, Webhook, rows, running_server, wait_for
+from tests.helpers import Listener, TcpProxy, Webhook, rows, running_server, wait_for
 
 
 def test_faulty_reps_alert_the_coach_and_a_finished_set_gets_advice(
@@ -73,3 +75,39 @@ def test_faulty_reps_alert_the_coach_and_a_finished_set_gets_advice(
     assert isinstance(advice, AdviceMessage)
     assert (advice.athlete, advice.lift, advice.next_load_kg) == ("sim", "hip_thrust", None)
     assert "need sets at" in advice.reason  # one set at one load is no profile yet
+
+
+def test_every_time_a_station_drops_off_the_coach_hears_of_it(
+    mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, tmp_path: Path
+) -> None:
+    """Each connection has its own will, so the second Wi-Fi drop is not taken for the first."""
+    config = ServerConfig(
+        mqtt=MqttSettings(url=mosquitto.url, client_id="t-server-wills"),
+        influx=InfluxSettings(url=influxdb.url),
+        alerts=AlertSettings(cooldown_s=0),
+    )
+    coach = Listener(mosquitto.url, "t-coach-wills", "barbell/v1/g1/bar8/alert")
+    proxy = TcpProxy(mosquitto.port)
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    station = Publisher(MqttSettings(url=f"mqtt://127.0.0.1:{proxy.port}"), "g1", "bar8", outbox)
+    try:
+        with running_server(config):
+            station.start()
+            for drop in (1, 2):
+                wait_for(lambda: station.connected, what="the station online")
+                proxy.cut()  # the broker sends the station's will
+                wait_for(lambda n=drop: len(coach.messages) == n, what=f"offline alert {drop}")
+                proxy.restore()
+            wait_for(lambda: len(offline_points(influxdb)) == 2, what="both drops stored")
+    finally:
+        station.stop()
+        outbox.close()
+        proxy.close()
+        coach.close()
+    assert [m.rule for m in coach.messages if isinstance(m, AlertMessage)] == [
+        "station_offline"
+    ] * 2
+
+
+def offline_points(influxdb: LocalInfluxDB) -> list[dict]:
+    return rows(influxdb, 'SELECT "state" FROM "station_health" WHERE "state" = \'offline\'')
