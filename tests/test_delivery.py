@@ -109,7 +109,10 @@ def test_a_killed_daemon_delivers_every_unacknowledged_rep_after_a_restart(tmp_p
         if not outbox_file.exists():
             return []
         with sqlite3.connect(outbox_file) as db:
-            return [row[0] for row in db.execute("SELECT msg_id FROM outbox")]
+            try:
+                return [row[0] for row in db.execute("SELECT msg_id FROM outbox")]
+            except sqlite3.OperationalError:  # the daemon has made the file, not yet its table
+                return []
 
     try:
         wait_for(lambda: len(waiting()) == 9, what="4 reps, their paths and a set in the outbox")
