@@ -96,8 +96,7 @@ class TcpProxy:
             pass
         finally:
             for end in (source, sink):
-                with contextlib.suppress(OSError):
-                    end.close()
+                _hang_up(end)
 
     def cut(self) -> None:
         """Drop every connection and refuse new ones until `restore`."""
@@ -105,9 +104,7 @@ class TcpProxy:
         with self._lock:
             sockets, self._sockets = self._sockets, []
         for s in sockets:
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-                s.close()
+            _hang_up(s)
 
     def restore(self) -> None:
         self._open.set()
@@ -116,6 +113,15 @@ class TcpProxy:
         self._closed = True
         self.cut()
         self._server.close()
+
+
+def _hang_up(end: socket.socket) -> None:
+    """Shut down, then close. A bare close while the other pipe thread blocks in `recv` on the
+    same socket would leave the connection open (no FIN), and the broker would never send a will."""
+    with contextlib.suppress(OSError):
+        end.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
+        end.close()
 
 
 class Listener:

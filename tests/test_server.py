@@ -8,7 +8,7 @@ from pathlib import Path
 
 from barbell.services import LocalInfluxDB, LocalMosquitto
 from contract.config import MqttSettings
-from contract.messages import AdviceMessage, AlertMessage, RepMessage
+from contract.messages import AdviceMessage, AlertMessage, RepMessage, StatusMessage
 from edge.config import EdgeConfig, SimSettings, StateSettings, StationSettings
 from edge.daemon import run_edge
 from edge.outbox import Outbox
@@ -86,7 +86,7 @@ def test_every_time_a_station_drops_off_the_coach_hears_of_it(
         influx=InfluxSettings(url=influxdb.url),
         alerts=AlertSettings(cooldown_s=0),
     )
-    coach = Listener(mosquitto.url, "t-coach-wills", "barbell/v1/g1/bar8/alert")
+    coach = Listener(mosquitto.url, "t-coach-wills", "barbell/v1/g1/bar8/+")  # status, alert
     proxy = TcpProxy(mosquitto.port)
     outbox = Outbox(tmp_path / "outbox.sqlite")
     station = Publisher(MqttSettings(url=f"mqtt://127.0.0.1:{proxy.port}"), "g1", "bar8", outbox)
@@ -94,9 +94,9 @@ def test_every_time_a_station_drops_off_the_coach_hears_of_it(
         with running_server(config):
             station.start()
             for drop in (1, 2):
-                wait_for(lambda: station.connected, what="the station online")
+                wait_for(lambda n=drop: len(states(coach, "online")) == n, what="online again")
                 proxy.cut()  # the broker sends the station's will
-                wait_for(lambda n=drop: len(coach.messages) == n, what=f"offline alert {drop}")
+                wait_for(lambda n=drop: len(alerts(coach)) == n, what=f"offline alert {drop}")
                 proxy.restore()
             wait_for(lambda: len(offline_points(influxdb)) == 2, what="both drops stored")
     finally:
@@ -104,9 +104,17 @@ def test_every_time_a_station_drops_off_the_coach_hears_of_it(
         outbox.close()
         proxy.close()
         coach.close()
-    assert [m.rule for m in coach.messages if isinstance(m, AlertMessage)] == [
-        "station_offline"
-    ] * 2
+    assert [alert.rule for alert in alerts(coach)] == ["station_offline"] * 2
+    first, second = states(coach, "offline")[:2]
+    assert first.since < second.since  # each connection's own will
+
+
+def alerts(listener: Listener) -> list[AlertMessage]:
+    return [m for m in listener.messages if isinstance(m, AlertMessage)]
+
+
+def states(listener: Listener, state: str) -> list[StatusMessage]:
+    return [m for m in listener.messages if isinstance(m, StatusMessage) and m.state == state]
 
 
 def offline_points(influxdb: LocalInfluxDB) -> list[dict]:
