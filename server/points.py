@@ -8,9 +8,11 @@ point per sample, stamped with the sample's own time, so a resent path overwrite
 
 from __future__ import annotations
 
+import functools
 import math
 
 import msgspec
+import msgspec.inspect
 from influxdb_client import Point, WritePrecision
 
 from contract.messages import (
@@ -31,19 +33,37 @@ def _ns(seconds: float) -> int:
     return round(seconds * 1e9)
 
 
-def _point(measurement: str, message: msgspec.Struct, stamp_s: float) -> Point:
-    point = Point(measurement).time(_ns(stamp_s), WritePrecision.NS)
-    values = msgspec.structs.asdict(message)
-    for tag in TAGS:
-        point.tag(tag, values[tag])
-    for name, value in values.items():
+@functools.cache
+def _float_fields(kind: type[msgspec.Struct]) -> frozenset[str]:
+    def holds_float(info: msgspec.inspect.Type) -> bool:
+        if isinstance(info, msgspec.inspect.UnionType):
+            return any(holds_float(member) for member in info.types)
+        return isinstance(info, msgspec.inspect.FloatType)
+
+    info = msgspec.inspect.type_info(kind)
+    assert isinstance(info, msgspec.inspect.StructType)
+    return frozenset(field.name for field in info.fields if holds_float(field.type))
+
+
+def _add_fields(point: Point, message: msgspec.Struct, skip: set[str]) -> Point:
+    floats = _float_fields(type(message))
+    for name, value in msgspec.structs.asdict(message).items():
         # None and non-finite values have no line-protocol form; they are simply absent.
-        if name in _NOT_FIELDS or value is None:
+        if name in skip or value is None:
             continue
         if isinstance(value, float) and not math.isfinite(value):
             continue
-        point.field(name, value)
+        # A load read back from InfluxDB may come as the int 100: written as `100i`, it would
+        # fix the field as integer, and InfluxDB would refuse every later 102.5.
+        point.field(name, float(value) if name in floats else value)
     return point
+
+
+def _point(measurement: str, message: msgspec.Struct, stamp_s: float) -> Point:
+    point = Point(measurement).time(_ns(stamp_s), WritePrecision.NS)
+    for tag in TAGS:
+        point.tag(tag, getattr(message, tag))
+    return _add_fields(point, message, _NOT_FIELDS)
 
 
 def rep_point(rep: RepMessage) -> Point:
@@ -119,13 +139,7 @@ def station_health_point(message: HealthMessage | StatusMessage) -> Point:
     stamp = message.t if isinstance(message, HealthMessage) else message.since
     point = Point("station_health").time(_ns(stamp), WritePrecision.NS)
     point.tag("gym", message.gym).tag("station", message.station)
-    for name, value in msgspec.structs.asdict(message).items():
-        if name in ("gym", "station", "t", "since") or value is None:
-            continue
-        if isinstance(value, float) and not math.isfinite(value):
-            continue
-        point.field(name, value)
-    return point
+    return _add_fields(point, message, {"gym", "station", "t", "since"})
 
 
 def set_point(message: SetMessage) -> Point:

@@ -14,11 +14,11 @@ from typing import ClassVar
 import pytest
 
 from barbell.services import LocalInfluxDB, free_port
-from contract.messages import Fault, RepMessage
+from contract.messages import AdviceMessage, Fault, RepMessage
 from server.config import InfluxSettings
 from server.influx import InfluxReader, V1Writer, V2Writer, WriteError
 from server.influxql import quoted
-from server.points import line, points_for, rep_point
+from server.points import advice_point, line, points_for, rep_point
 from tests.helpers import rows
 
 
@@ -114,6 +114,19 @@ def test_each_fault_is_a_point_tagged_with_its_code(influxdb: LocalInfluxDB) -> 
     expected = ("bar_tilt", "warn", 6.0, 5.0)
     assert (fault["code"], fault["severity"], fault["value"], fault["threshold"]) == expected
     assert fault["msg_id"] == _rep(3).msg_id and fault["athlete"] == "ana lee"
+
+
+def test_a_whole_number_load_is_still_a_float_field(influxdb: LocalInfluxDB) -> None:
+    """A load read back from InfluxDB comes as the int 100; stored as an integer field, it would
+    make InfluxDB refuse the next advice's 102.5."""
+    writer = V1Writer(InfluxSettings(url=influxdb.url))
+    for t, last_load in ((1.0, 100), (2.0, 102.5)):
+        advice = AdviceMessage(
+            gym="g1", station="bar1", athlete="ana", lift="hip_thrust", t=1.7e9 + t,
+            next_load_kg=last_load, last_load_kg=last_load, step_kg=2.5, reason="test",
+        )  # fmt: skip
+        writer.write([line(advice_point(advice))])
+    assert [p["last_load_kg"] for p in rows(influxdb, 'SELECT * FROM "advice"')] == [100, 102.5]
 
 
 def test_v2_writer_sorts_server_errors_into_retry_and_reject(
