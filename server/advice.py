@@ -13,8 +13,9 @@ process, and any redelivery of the set, gives the same answer.
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from statistics import median
@@ -51,6 +52,8 @@ class AdviceSettings(Section):
     hold_warn_pct: float = 20.0  # so does a form fault on more than this share of its reps
     # Effort, not form: a hard set is meant to slow down, and says nothing against more load.
     ignore_codes: list[str] = msgspec.field(default_factory=lambda: ["velocity_loss", "grinding"])
+    # Another server process may still be writing some of the set's reps: wait this long for them.
+    wait_for_reps_s: float = 2.0
 
     def __post_init__(self) -> None:
         if not 0 < self.step <= 50:
@@ -72,6 +75,8 @@ class AdviceSettings(Section):
             raise ValueError("advice.min_r2 must be within 0–1 and the spread not negative")
         if self.max_increase_pct < 0 or not 0 <= self.hold_warn_pct <= 100:
             raise ValueError("advice.max_increase_pct and hold_warn_pct must be percentages")
+        if not 0 <= self.wait_for_reps_s <= 30:
+            raise ValueError("advice.wait_for_reps_s must be within 0–30 s: ingest waits with it")
 
     @property
     def step_kg(self) -> float:
@@ -254,6 +259,9 @@ def advise_from(
         return advice("no athlete named: advice comes from one athlete's own history")
     v1rm = settings.v1rm_for(lift)
     session = [rep for rep in history if rep.session_id == done.session_id]
+    stored = reps_of(done, history)
+    if stored < done.reps:  # the rest were lost or are late: the coach should know
+        advice = _noting(advice, f"from {stored} of the set's {done.reps} reps")
     loads = [rep.load_kg for rep in session if rep.load_kg is not None]
     last_load = max(loads) if loads else done.load_kg  # the top set, not a back-off set
     held = hold_back(session, settings)
@@ -292,6 +300,19 @@ def advise_from(
     return advice("; ".join(words), **known, next_load_kg=chosen, e1rm_kg=round(estimate, 2))
 
 
+def reps_of(done: SetMessage, history: Sequence[RepRecord]) -> int:
+    """How many of the set's own reps the history holds."""
+    return sum(rep.session_id == done.session_id and rep.set_index == done.set_index
+               for rep in history)  # fmt: skip
+
+
+def _noting(make: Callable[..., AdviceMessage], note: str) -> Callable[..., AdviceMessage]:
+    def noted(reason: str, next_load_kg: float | None = None, **numbers: Any) -> AdviceMessage:
+        return make(f"{reason} ({note})", next_load_kg, **numbers)
+
+    return noted
+
+
 def _shortfall(loads: int, fitted: Profile | None, settings: AdviceSettings) -> str | None:
     """What the history lacks for a profile worth trusting, in words; None if nothing."""
     if loads < settings.min_loads:
@@ -327,9 +348,19 @@ class Advisor:
         self._reader = reader
 
     def advise(self, done: SetMessage) -> AdviceMessage:
-        """Advice for the set's athlete and lift, from their history up to the set's end."""
-        history = self.history(done) if done.athlete and done.lift != "auto" else []
-        return advise_from(done, history, self.settings)
+        """Advice for the set's athlete and lift, from their history up to the set's end.
+
+        On the shared subscription the set's reps may have gone to other processes, which may
+        not have written them yet: it waits up to `wait_for_reps_s` for all of them, and then
+        advises from what is stored, saying so in the reason."""
+        if not done.athlete or done.lift == "auto":
+            return advise_from(done, [], self.settings)
+        deadline = time.monotonic() + self.settings.wait_for_reps_s
+        while True:
+            history = self.history(done)
+            if reps_of(done, history) >= done.reps or time.monotonic() >= deadline:
+                return advise_from(done, history, self.settings)
+            time.sleep(0.05)
 
     def history(self, done: SetMessage) -> list[RepRecord]:
         """The athlete's reps of this lift in the window before the set's end, at any station

@@ -6,7 +6,9 @@ Accuracy over many athletes is bench/advice.py's; these are small fixed cases.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import NamedTuple
 
 import msgspec
 import pytest
@@ -134,17 +136,18 @@ def test_form_faults_last_session_hold_the_load(
     assert reason == held if held is None else held in (reason or "")
 
 
-def _set(session_id: str, t_end: float, load_kg: float = 100.0) -> SetMessage:
+def _set(session_id: str, t_end: float, set_index: int = 0, reps: int = 1) -> SetMessage:
+    """A set at 100 kg whose reps are in the history the test gives."""
     return SetMessage(
-        msg_id=f"g1/bar1/{session_id}/s9/set",
+        msg_id=f"g1/bar1/{session_id}/s{set_index}/set",
         gym="g1",
         station="bar1",
         session_id=session_id,
         lift="squat",
         athlete="ana",
-        load_kg=load_kg,
-        set_index=9,
-        reps=3,
+        load_kg=100.0,
+        set_index=set_index,
+        reps=reps,
         t_start=t_end - 20,
         t_end=t_end,
     )
@@ -173,8 +176,9 @@ def test_faults_hold_the_advice_at_the_last_load() -> None:
              (100.0, 0.7, ())]
         )
     ]  # fmt: skip
-    clean = advise_from(_set("today", NOW_S + 9), history[:2] + history[3:], AdviceSettings())
-    held = advise_from(_set("today", NOW_S + 9), history, AdviceSettings())
+    done = _set("today", NOW_S + 9, set_index=3)
+    clean = advise_from(done, history[:2] + history[3:], AdviceSettings())
+    held = advise_from(done, history, AdviceSettings())
     # v = 1.45 − 0.0075 × load reaches the squat's 0.32 m/s at 150.7 kg; 80 % of it is 120.5 kg,
     # capped at 10 % over the 100 kg lifted today: 110 kg, or 100 kg when held.
     assert clean.e1rm_kg == pytest.approx(150.67, abs=0.01)
@@ -248,29 +252,68 @@ def test_advisor_reads_the_athletes_own_recent_history(influxdb: LocalInfluxDB) 
     assert stored[0]["held_back"] is False and stored[0]["athlete"] == "ana"
 
 
-def test_advisor_holds_back_after_a_session_with_critical_faults(influxdb: LocalInfluxDB) -> None:
-    settings = InfluxSettings(url=influxdb.url, database=influxdb.database)
-    writer = V1Writer(settings)
-    _store(
-        writer, simulated_session("bench", 100, [50, 70, 80], "mon", NOW_S - 3 * DAY_S, seed=301)
-    )
-    # Only the last rep of the top set tilts: the fault reaches the advice through InfluxDB.
+class Tilted(NamedTuple):
+    """Monday's and Thursday's bench, the last set, and its one rep that tilts critically."""
+
+    sessions: list[RepMessage | SetMessage]
+    done: SetMessage
+    rep: RepMessage
+
+    def without_the_rep_and_set(self) -> list[RepMessage | SetMessage]:
+        return [m for m in self.sessions if m not in (self.rep, self.done)]
+
+
+def _bench_sessions_ending_in_a_tilt() -> Tilted:
+    monday = simulated_session("bench", 100, [50, 70, 80], "mon", NOW_S - 3 * DAY_S, seed=301)
     today = simulated_session("bench", 100, [55, 75], "thu", NOW_S, seed=302)
-    tilted = simulated_session(
+    top = simulated_session(
         "bench", 100, [82], "thu", NOW_S + 2 * 300, seed=303, faults=("bar_tilt:1@2",)
     )
-    tilted = [msgspec.structs.replace(m, set_index=2, msg_id=m.msg_id.replace("/s0/", "/s2/"))
-              for m in tilted]  # fmt: skip
-    assert any(
-        f.severity == "critical" for m in tilted if isinstance(m, RepMessage) for f in m.faults
-    )
-    _store(writer, today + tilted)
+    top = [msgspec.structs.replace(m, set_index=2, msg_id=m.msg_id.replace("/s0/", "/s2/"))
+           for m in top]  # fmt: skip
+    [tilted] = [m for m in top if isinstance(m, RepMessage) and m.faults]
+    assert [f.severity for f in tilted.faults] == ["critical"]
+    return Tilted(monday + today + top, _last_set(top), tilted)
 
-    advice = Advisor(AdviceSettings(), InfluxReader(settings)).advise(_last_set(tilted))
+
+def test_advisor_holds_back_after_a_session_with_critical_faults(influxdb: LocalInfluxDB) -> None:
+    settings = InfluxSettings(url=influxdb.url, database=influxdb.database)
+    bench = _bench_sessions_ending_in_a_tilt()
+    _store(V1Writer(settings), bench.sessions)  # the fault reaches the advice through InfluxDB
+
+    advice = Advisor(AdviceSettings(), InfluxReader(settings)).advise(bench.done)
     assert advice.held_back
     assert "critical bar_tilt last session" in advice.reason
     assert advice.next_load_kg is not None and advice.next_load_kg <= 82
     assert advice.e1rm_kg == pytest.approx(100, rel=E1RM_TOLERANCE)
+
+
+def test_advisor_waits_for_a_rep_another_process_is_still_writing(
+    influxdb: LocalInfluxDB,
+) -> None:
+    """On the shared subscription the tilted rep may have gone to another server process, which
+    writes it a moment after this one has the set."""
+    settings = InfluxSettings(url=influxdb.url, database=influxdb.database)
+    writer = V1Writer(settings)
+    bench = _bench_sessions_ending_in_a_tilt()
+    _store(writer, bench.without_the_rep_and_set())
+    other_process = threading.Timer(0.3, _store, (writer, [bench.rep]))
+    other_process.start()
+    advice = Advisor(AdviceSettings(), InfluxReader(settings)).advise(bench.done)
+    other_process.join()
+    assert advice.held_back and "critical bar_tilt" in advice.reason
+    assert "of the set's" not in advice.reason
+
+
+def test_advice_says_when_the_sets_reps_never_came(influxdb: LocalInfluxDB) -> None:
+    settings = InfluxSettings(url=influxdb.url, database=influxdb.database)
+    bench = _bench_sessions_ending_in_a_tilt()
+    _store(V1Writer(settings), bench.without_the_rep_and_set())
+    waited = AdviceSettings(wait_for_reps_s=0.2)
+    advice = Advisor(waited, InfluxReader(settings)).advise(bench.done)
+    assert not advice.held_back
+    reps = bench.done.reps
+    assert advice.reason.endswith(f"(from {reps - 1} of the set's {reps} reps)")
 
 
 def test_no_athlete_or_no_lift_gets_a_reason_not_a_load() -> None:
