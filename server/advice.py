@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from statistics import median
@@ -239,6 +239,10 @@ def advise_from(
 ) -> AdviceMessage:
     """The advice after `done`, from the athlete's history of this lift up to it (pure)."""
     lift, athlete = done.lift, done.athlete
+    # Some of the set's reps were lost or are late: the coach should know what this rests on.
+    stored = reps_of(done, history)
+    missing = lift != "auto" and athlete and stored < done.reps  # (no history is read for those)
+    partial = f" (from {stored} of the set's {done.reps} reps)" if missing else ""
 
     def advice(reason: str, next_load_kg: float | None = None, **numbers: Any) -> AdviceMessage:
         return AdviceMessage(
@@ -249,7 +253,7 @@ def advise_from(
             t=done.t_end,
             next_load_kg=next_load_kg,
             step_kg=settings.step_kg,
-            reason=reason,
+            reason=reason + partial,
             **numbers,
         )
 
@@ -259,9 +263,6 @@ def advise_from(
         return advice("no athlete named: advice comes from one athlete's own history")
     v1rm = settings.v1rm_for(lift)
     session = [rep for rep in history if rep.session_id == done.session_id]
-    stored = reps_of(done, history)
-    if stored < done.reps:  # the rest were lost or are late: the coach should know
-        advice = _noting(advice, f"from {stored} of the set's {done.reps} reps")
     loads = [rep.load_kg for rep in session if rep.load_kg is not None]
     last_load = max(loads) if loads else done.load_kg  # the top set, not a back-off set
     held = hold_back(session, settings)
@@ -304,13 +305,6 @@ def reps_of(done: SetMessage, history: Sequence[RepRecord]) -> int:
     """How many of the set's own reps the history holds."""
     return sum(rep.session_id == done.session_id and rep.set_index == done.set_index
                for rep in history)  # fmt: skip
-
-
-def _noting(make: Callable[..., AdviceMessage], note: str) -> Callable[..., AdviceMessage]:
-    def noted(reason: str, next_load_kg: float | None = None, **numbers: Any) -> AdviceMessage:
-        return make(f"{reason} ({note})", next_load_kg, **numbers)
-
-    return noted
 
 
 def _shortfall(loads: int, fitted: Profile | None, settings: AdviceSettings) -> str | None:
