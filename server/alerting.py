@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from contract import topics
 from contract.messages import AlertMessage, Message, encode
@@ -32,8 +32,10 @@ class Alerts:
         reader: Reader,
         write_lines: Callable[[list[str]], object],
         publish: Callable[[str, bytes], object],
+        v1rm_mps: Mapping[str, float] = {},
     ) -> None:
-        self._rules = AlertRules(settings.rules)
+        """`v1rm_mps`: per lift, the velocities at 1RM the advice uses, for near failure."""
+        self._rules = AlertRules(settings.rules, v1rm_mps)
         self._cooldown = Cooldown(reader, settings.cooldown_s)
         self._write_lines = write_lines
         self._publish = publish

@@ -8,7 +8,7 @@ server/alerting.py adds the cooldown, storage and delivery; docs/alerts.md expla
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -17,7 +17,7 @@ from msgspec import Meta
 
 from contract.config import Section
 from contract.errors import ConfigError
-from contract.lifts import VELOCITY_AT_1RM_MPS
+from contract.lifts import LIFTS, VELOCITY_AT_1RM_MPS
 from contract.messages import (
     AlertMessage,
     HealthMessage,
@@ -145,11 +145,19 @@ class NearFailureRule(_Rule, frozen=True, tag="near_failure"):
 
     ratio: Annotated[float, Meta(ge=1, le=3)] = 1.1
     grinding: Literal["warn", "critical", "off"] = "critical"
+    # Per lift, over the table; the server adds `[advice] v1rm_mps`, so alerts and advice agree.
+    v1rm_mps: dict[str, Annotated[float, Meta(gt=0, lt=3)]] = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.v1rm_mps) - set(LIFTS))
+        if unknown:
+            raise ValueError(f"near_failure rule: unknown lift {unknown[0]!r} in v1rm_mps")
 
     def alerts(self, message: Message, where: StationTopic) -> list[AlertMessage]:
         if not isinstance(message, RepMessage):
             return []
-        v1rm = VELOCITY_AT_1RM_MPS.get(message.lift)  # none for "auto": the lift is unknown
+        # None for "auto": the lift is unknown.
+        v1rm = self.v1rm_mps.get(message.lift, VELOCITY_AT_1RM_MPS.get(message.lift))
         mcv = message.mean_velocity_mps
         slow = v1rm is not None and mcv is not None and mcv <= v1rm * self.ratio
         grinding = self.grinding != "off" and any(
@@ -239,8 +247,15 @@ class AlertSettings(Section):
 class AlertRules:
     """The configured rules, applied to one message at a time."""
 
-    def __init__(self, rules: Sequence[AlertRule]) -> None:
-        self._rules = tuple(rules)
+    def __init__(self, rules: Sequence[AlertRule], v1rm_mps: Mapping[str, float] = {}) -> None:
+        """`v1rm_mps`: per lift, the velocities at 1RM the advice uses (`[advice] v1rm_mps`);
+        a near-failure rule's own table wins over it."""
+        self._rules = tuple(
+            msgspec.structs.replace(rule, v1rm_mps={**v1rm_mps, **rule.v1rm_mps})
+            if isinstance(rule, NearFailureRule)
+            else rule
+            for rule in rules
+        )
 
     def evaluate(self, message: Message, where: StationTopic) -> list[AlertMessage]:
         """The alerts this message raises, before any cooldown. `where` is the topic it came on:

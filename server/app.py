@@ -27,7 +27,11 @@ def run_server(
         config, writer, config.mqtt.client_id or "barbell-server", subscribed=subscribed
     )
     alerts = Alerts(
-        config.alerts, reader, writer.write, lambda topic, payload: ingest.publish(topic, payload)
+        config.alerts,
+        reader,
+        writer.write,
+        lambda topic, payload: ingest.publish(topic, payload),
+        v1rm_mps=config.advice.v1rm_mps,
     )
     reactions = Reactions(alerts, Advisor(config.advice, reader), writer.write, ingest.publish)
     ingest.on_stored = reactions

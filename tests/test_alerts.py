@@ -164,6 +164,17 @@ def test_near_failure_is_the_lifts_1rm_speed_times_the_ratio_or_a_grinding_fault
     assert evaluate(rules, rep(3, faults=[warned])) == []  # critical grinding only, by default
 
 
+def test_near_failure_reads_the_gyms_own_1rm_speeds_as_the_advice_does() -> None:
+    """A gym whose lifters hip-thrust 1RMs at 0.40 m/s sets `[advice] v1rm_mps`: the advice's
+    e1RM and the near-failure alert then agree on what a maximal rep looks like."""
+    slow = rep(0, mean_velocity_mps=0.42)  # well above the table's hip-thrust v1RM × 1.1
+    assert evaluate(AlertRules([NearFailureRule()]), slow) == []
+    [alert] = evaluate(AlertRules([NearFailureRule()], {"hip_thrust": 0.40}), slow)
+    assert "the 1RM speed 0.40 m/s" in alert.message
+    own = NearFailureRule(v1rm_mps={"hip_thrust": 0.30})  # a rule's own table wins
+    assert evaluate(AlertRules([own], {"hip_thrust": 0.40}), slow) == []
+
+
 def test_a_station_offline_and_a_sensor_fault_name_the_station() -> None:
     rules = AlertRules(AlertSettings().rules)
     where = topics.StationTopic("g2", "bar7", "status")
@@ -229,6 +240,7 @@ def test_rules_come_from_toml_and_the_defaults_apply_without_any(tmp_path: Path)
         ('kind = "velocity_loss"\nratio = 1.2', "ratio"),
         ('kind = "loud_music"', "loud_music"),
         ('kind = "fault"\nstreak = 0', "streak"),
+        ('kind = "near_failure"\nv1rm_mps = { hip_trust = 0.3 }', "hip_trust"),
     ],
 )
 def test_a_bad_rule_is_one_error_naming_it(tmp_path: Path, rule: str, words: str) -> None:
