@@ -1,7 +1,8 @@
 """Writers for InfluxDB 1.x (`/write`) and 2.x/3.x (influxdb-client), behind one interface.
 
-Both take line protocol and sort failures into retry (connection, 5xx, 429) and reject (the
-data itself is bad, 4xx), so the caller can hold a batch or dead-letter it.
+Both take line protocol and sort failures into retry (connection, 5xx, 429, and a database,
+bucket or login InfluxDB does not know) and reject (the data itself is bad: the other 4xx), so
+the caller can hold a batch or dead-letter it.
 """
 
 from __future__ import annotations
@@ -28,8 +29,13 @@ class WriteError(BarbellError, ConnectionError):
         self.retry = retry
 
 
+# Not the data's fault: no such database or bucket (404), a refused login (401, 403), a timeout
+# or overload. Dead-lettering would throw away every good rep until someone fixes the server.
+_NOT_THE_DATA = frozenset({401, 403, 404, 408, 429})
+
+
 def _retryable(status: int) -> bool:
-    return status >= 500 or status == 429
+    return status >= 500 or status in _NOT_THE_DATA
 
 
 class Writer(Protocol):

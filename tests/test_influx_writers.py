@@ -134,7 +134,7 @@ def test_v2_writer_sorts_server_errors_into_retry_and_reject(
 ) -> None:
     url, handler = recorder
     settings = InfluxSettings(url=url, api=2, org="o", bucket="b")
-    for status, retry in ((503, True), (429, True), (400, False)):
+    for status, retry in ((503, True), (429, True), (404, True), (401, True), (400, False)):
         handler.status = status
         with pytest.raises(WriteError) as caught:
             V2Writer(settings).write([line(rep_point(_rep(0)))])
@@ -146,6 +146,17 @@ def test_v1_writer_rejects_bad_line_protocol_without_retry(influxdb: LocalInflux
         V1Writer(InfluxSettings(url=influxdb.url)).write(["rep,gym=g1 rom_m=notanumber 1"])
     assert caught.value.retry is False
     assert "400" in str(caught.value)
+
+
+def test_a_database_influxdb_does_not_know_is_an_outage_not_bad_data(
+    influxdb: LocalInfluxDB,
+) -> None:
+    """Until someone creates it, the ingest holds its batch instead of dead-lettering reps."""
+    missing = InfluxSettings(url=influxdb.url, database="no_such_database")
+    with pytest.raises(WriteError) as caught:
+        V1Writer(missing).write([line(rep_point(_rep(0)))])
+    assert caught.value.retry is True
+    assert "database not found" in str(caught.value)
 
 
 def test_writers_call_an_unreachable_server_a_retry() -> None:

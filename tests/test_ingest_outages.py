@@ -87,6 +87,25 @@ def test_an_influxdb_outage_mid_stream_loses_nothing_and_stores_each_rep_once(
     assert sorted(ids) == sorted(rep("bar1", i).msg_id for i in range(120))
 
 
+def test_a_missing_database_holds_the_stream_until_someone_creates_it(
+    ingest: Ingest,
+    influxdb: LocalInfluxDB,
+    station: Sender,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A database dropped or not yet made is the server's fault, not the reps': none is
+    dead-lettered, and all are stored once it exists."""
+    influxdb.query(f'DROP DATABASE "{influxdb.database}"')
+    for i in range(5):
+        station.send(rep("bar1", i))
+    wait_for(lambda: "holding messages" in caplog.text, what="the writes held")
+    assert "database not found" in caplog.text
+    influxdb.query(f'CREATE DATABASE "{influxdb.database}"')
+    wait_for(lambda: ingest.stored == 5, what="every rep once the database exists")
+    assert ingest.dead == 0
+    assert sorted(stored_ids(influxdb)) == sorted(rep("bar1", i).msg_id for i in range(5))
+
+
 class ServerProcess:
     """`barbell server` as a gym runs it, logging to a file the test reads."""
 
