@@ -176,6 +176,13 @@ def round_down(load_kg: float, step_kg: float) -> float:
     return math.floor(load_kg / step_kg + 1e-9) * step_kg
 
 
+def in_plates(measured_kg: float, step_kg: float) -> float:
+    """The load on the bar as plates make it. The load cells read within LOAD_GRAIN_KG of it,
+    so 225 lb, weighed as 102.0 kg, is 225 lb again and not 220 lb once rounded down."""
+    nearest = round(measured_kg / step_kg) * step_kg
+    return nearest if abs(nearest - measured_kg) <= LOAD_GRAIN_KG else measured_kg
+
+
 def next_load(
     target_kg: float, last_load_kg: float, settings: AdviceSettings, held_back: bool
 ) -> float:
@@ -264,7 +271,8 @@ def advise_from(
     v1rm = settings.v1rm_for(lift)
     session = [rep for rep in history if rep.session_id == done.session_id]
     loads = [rep.load_kg for rep in session if rep.load_kg is not None]
-    last_load = max(loads) if loads else done.load_kg  # the top set, not a back-off set
+    top = max(loads) if loads else done.load_kg  # the top set, not a back-off set
+    last_load = None if top is None else in_plates(top, settings.step_kg)
     held = hold_back(session, settings)
     known = {"last_load_kg": last_load, "v1rm_mps": v1rm, "held_back": held is not None}
     recent = latest_sessions(history, settings.max_sessions)
