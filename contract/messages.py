@@ -20,6 +20,9 @@ Metres = Annotated[float, Meta(ge=0, le=5)]
 Speed = Annotated[float, Meta(ge=-20, le=20)]
 Index = Annotated[int, Meta(ge=0, le=1_000_000)]
 Severity = Literal["info", "warn", "critical"]
+# A person's name as a coach types it. Not a control character nor a backslash: InfluxDB 1.x
+# cannot give either back from a tag, so advice and alerts would lose the athlete.
+Athlete = Annotated[str, Meta(max_length=100, pattern=r"^[^\x00-\x1f\x7f\\]*$")]
 
 
 class Fault(msgspec.Struct, frozen=True):
@@ -42,7 +45,7 @@ class SetContext(msgspec.Struct, tag_field="schema"):
     session_id: Annotated[str, Meta(min_length=1, max_length=100)]
     lift: LiftOrAuto
     set_index: Index
-    athlete: str = ""
+    athlete: Athlete = ""
     load_kg: Annotated[float, Meta(ge=0, le=1000)] | None = None
 
 
@@ -149,7 +152,7 @@ class CommandMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barb
         "tare",
         "seed_reference",
     ]
-    athlete: Annotated[str, Meta(max_length=100)] | None = None
+    athlete: Athlete | None = None
     lift: LiftOrAuto | None = None
     load_kg: Annotated[float, Meta(gt=0, le=1000)] | None = None
     rom_m: Annotated[float, Meta(gt=0, le=1.5)] | None = None
@@ -199,7 +202,7 @@ class AlertMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbel
 
     rule: Annotated[str, Meta(min_length=1, max_length=100)]
     severity: Severity
-    athlete: str
+    athlete: Athlete
     message: str
     rep_ref: str | None = None
     gym: Id
@@ -214,7 +217,7 @@ class AdviceMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbe
 
     gym: Id
     station: Id
-    athlete: str
+    athlete: Athlete
     lift: LiftOrAuto
     t: float  # UTC epoch seconds
     next_load_kg: float | None

@@ -10,6 +10,7 @@ from msgspec import Meta
 
 from contract.config import MqttSettings, Section
 from contract.lifts import LIFTS, LiftOrAuto
+from contract.messages import Athlete
 from contract.topics import ID_PATTERN
 from edge.faults import Thresholds, thresholds_for
 
@@ -52,7 +53,7 @@ class SimSettings(Section):
     seed: int = 0
     faults: list[str] = msgspec.field(default_factory=list)
     events: list[str] = msgspec.field(default_factory=list)  # sensor faults: gone:8:0.5
-    athlete: str = "sim"
+    athlete: Athlete = "sim"
     realtime: bool = True  # pace the samples like a real sensor; off for fast tests
 
 
