@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from contract.errors import DeviceError
 from contract.recording import Chunk
 from edge.config import EdgeConfig
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
 RETRY_S, MAX_RETRY_S = 0.1, 5.0  # back-off when a chip stops answering
 
 Report = Callable[[str], None]
+NOTHING = Chunk(np.empty(0), np.empty((0, 3)), np.empty((0, 3)))  # a drain with no chip to read
 CALIBRATION_FILE = "calibration.json"  # in the state dir, written by `barbell calibrate`
 
 
@@ -100,9 +103,8 @@ def emulated(config: EdgeConfig, stop: threading.Event, report: Report) -> Itera
             bar.feed(chunk)
             yield
 
-    backoff = (lambda s: stop.wait(s)) if config.sim.realtime else (lambda s: None)
     try:
-        yield from _read(bar.sensor, drained(), report, backoff)
+        yield from read_chunks(bar.sensor, drained(), report, config.sensor.drain_s)
     finally:
         receiving.close()
         simulator.terminate()
@@ -141,27 +143,33 @@ def i2c(config: EdgeConfig, stop: threading.Event, report: Report) -> Iterator[C
         while not stop.wait(config.sensor.drain_s):
             yield
 
-    yield from _read(sensor, drained(), report, stop.wait)
+    yield from read_chunks(sensor, drained(), report, config.sensor.drain_s)
 
 
-def _read(
-    sensor: BarSensor, drains: Iterator[None], report: Report, wait: Callable[[float], object]
+def read_chunks(
+    sensor: BarSensor, drains: Iterator[None], report: Report, drain_s: float
 ) -> Iterator[Chunk]:
     """One chunk per drain. A chip that stops answering is reported and set up again with a
     growing back-off; the motion it interrupted shows as a gap, which the analysis reports and
-    does not measure."""
-    ready, backoff = False, RETRY_S
+    does not measure. Meanwhile each drain gives an empty chunk, so the daemon's loop goes on:
+    the watchdog is fed, health reports the rate falling to nothing, commands are taken."""
+    ready, backoff_s, idle = False, RETRY_S, 0
     for _ in drains:
+        if idle:
+            idle -= 1
+            yield NOTHING
+            continue
         try:
             if not ready:
                 sensor.setup()
-                ready, backoff = True, RETRY_S
+                ready, backoff_s = True, RETRY_S
             yield sensor.read()
         except DeviceError as exc:
-            report(f"{exc}; retrying in {backoff:.1f} s")
+            report(f"{exc}; retrying in {backoff_s:.1f} s")
             ready = False
-            wait(backoff)
-            backoff = min(2 * backoff, MAX_RETRY_S)
+            idle = max(0, round(backoff_s / drain_s) - 1)
+            backoff_s = min(2 * backoff_s, MAX_RETRY_S)
+            yield NOTHING
 
 
 def open_source(config: EdgeConfig, stop: threading.Event, report: Report) -> Iterator[Chunk]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ from contract.recording import Chunk
 from edge.analysis import AnalysisSettings, Rep, RepAnalysis
 from edge.config import EdgeConfig, SensorSettings, SimSettings, StateSettings, StationSettings
 from edge.daemon import run_edge
-from edge.sources import emulated, sim_spec
+from edge.sources import emulated, read_chunks, sim_spec
 from hardware import icm42688, nau7802
 from hardware.calibration import Calibration, calibrate
 from hardware.emulated.bar import EmulatedBar
@@ -147,6 +147,32 @@ def test_a_chip_that_vanishes_leaves_the_lost_time_in_t() -> None:
     np.testing.assert_array_equal(got.accel_mps2, truth.accel_mps2[kept])  # the rows we think
     assert truth.t[resumed] - truth.t[kept[cut]] > 0.5  # the outage, and the drains it cut
     np.testing.assert_allclose(got.t - got.t[0], truth.t[kept] - truth.t[start], atol=1e-3)
+
+
+def test_while_a_chip_is_away_every_drain_still_turns_the_daemons_loop() -> None:
+    """The daemon feeds the systemd watchdog once per chunk: a cable off for longer than the
+    unit's WatchdogSec (10 s) must not stop the chunks, or systemd kills a daemon that is only
+    waiting for its chips."""
+    bar = EmulatedBar(rate_hz=1000)
+    spec = SimSpec(lift="squat", reps=1, seed=66, min_duration_s=21)
+    pieces = list(simulate(spec).recording.split(50))[:400]  # 20 s of 50 ms drains
+    away = range(20, 260)  # 12 s without the chips
+
+    def drains() -> Iterator[None]:
+        for i, piece in enumerate(pieces):
+            bar.connect(i not in away)
+            bar.feed(piece)
+            yield
+
+    reports: list[str] = []
+    chunks = list(read_chunks(bar.sensor, drains(), reports.append, drain_s=0.05))
+    assert len(chunks) == len(pieces)  # one a drain, chips or not
+    assert not any(len(chunk) for chunk in chunks[away.start : away.stop])
+    assert 5 <= len(reports) <= 10  # retried with back-off (0.1 s doubling to 5 s)
+    assert all("retrying in" in report for report in reports)
+    resumed = next(i for i in range(away.stop, len(chunks)) if len(chunks[i]))
+    assert resumed - away.stop <= 100  # set up again within the longest back-off, 5 s
+    assert all(len(chunk) for chunk in chunks[resumed:])
 
 
 def test_load_cells_behind_the_mux() -> None:
