@@ -52,6 +52,9 @@ def make_client(settings: MqttSettings, client_id: str, manual_ack: bool = False
     # paho's own errors name what no callback hears, e.g. a TLS alert after the handshake
     # from a broker that wants a client certificate.
     client.enable_logger(_PAHO_LOG)
+    # A callback that fails (an outbox on a full disk) is logged there, and the network thread
+    # lives on: raised, it would end the thread, and with it every reconnect.
+    client.suppress_exceptions = True
     client.on_socket_open = _no_delay
     return client
 

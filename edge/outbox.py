@@ -16,7 +16,8 @@ from contract.errors import BarbellError
 
 
 class OutboxFull(BarbellError, OSError):
-    """The outbox holds its limit of unsent messages; new ones cannot be kept."""
+    """A new message cannot be kept: the outbox holds its limit of unsent messages, or the disk
+    under it is full or failing."""
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,13 @@ class Outbox:
                 raise OutboxFull(
                     f"outbox {self.path} is full ({depth} unsent messages): {msg_id} not kept"
                 )
-            self._db.execute(
-                "INSERT OR IGNORE INTO outbox (msg_id, topic, payload) VALUES (?, ?, ?)",
-                (msg_id, topic, payload),
-            )
+            try:
+                self._db.execute(
+                    "INSERT OR IGNORE INTO outbox (msg_id, topic, payload) VALUES (?, ?, ?)",
+                    (msg_id, topic, payload),
+                )
+            except sqlite3.DatabaseError as exc:  # e.g. "database or disk is full"
+                raise OutboxFull(f"outbox {self.path} cannot keep {msg_id}: {exc}") from None
 
     def pending(self, after: int = 0, limit: int = 100) -> list[Stored]:
         """Unacknowledged messages in the order they were stored, from `after` on."""

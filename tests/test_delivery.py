@@ -193,3 +193,21 @@ def test_bar_paths_fill_at_most_half_a_full_outbox_so_sets_and_reps_still_fit(
             publisher.submit(_set_message(2))
     finally:
         outbox.close()
+
+
+def test_a_full_disk_is_an_outbox_that_cannot_keep_more_not_a_crash(tmp_path: Path) -> None:
+    """SQLite's own page limit stands in for a full SD card: the same error reaches the outbox."""
+    outbox = Outbox(tmp_path / OUTBOX_FILE)
+    try:
+        pages = outbox._db.execute("PRAGMA page_count").fetchone()[0]
+        outbox._db.execute(f"PRAGMA max_page_count = {pages + 2}")
+        with pytest.raises(OutboxFull, match="database or disk is full"):
+            for i in range(100):
+                outbox.put(f"m{i}", "barbell/v1/g1/bar1/path", b"x" * 4000)
+        kept = outbox.depth
+        assert 0 < kept < 100
+        outbox.acknowledge(outbox.pending(0, 1)[0].seq)  # room again once the broker acks
+        outbox.put("after", "barbell/v1/g1/bar1/rep", b"{}")
+        assert outbox.depth == kept
+    finally:
+        outbox.close()
