@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar, get_origin, get_type_hints
@@ -36,6 +37,13 @@ class MqttSettings(Section):
     def __post_init__(self) -> None:
         if not self.url.startswith(("mqtt://", "mqtts://")):
             raise ValueError(f"mqtt.url {self.url!r} must start with mqtt:// or mqtts://")
+        parts = urllib.parse.urlsplit(self.url)
+        try:
+            parts.port  # noqa: B018 (urllib checks the port when it is read)
+        except ValueError:
+            raise ValueError(f"mqtt.url {self.url!r}: the port must be 0–65535") from None
+        if not parts.hostname:
+            raise ValueError(f"mqtt.url {self.url!r} names no host")
         tls_files = {
             "ca_file": self.ca_file,
             "cert_file": self.cert_file,

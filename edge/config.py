@@ -13,6 +13,7 @@ from contract.lifts import LIFTS, LiftOrAuto
 from contract.messages import Athlete
 from contract.topics import ID_PATTERN
 from edge.faults import Thresholds, thresholds_for
+from hardware.icm42688 import ODR_CODES
 
 Id = Annotated[str, Meta(pattern=ID_PATTERN)]
 
@@ -35,6 +36,11 @@ class SensorSettings(Section):
     drain_s: Annotated[float, Meta(ge=0.01, le=1.0)] = 0.05
 
     def __post_init__(self) -> None:
+        if self.kind != "sim" and self.rate_hz not in ODR_CODES:
+            raise ValueError(
+                f"sensor.rate_hz {self.rate_hz:g}: the ICM-42688-P runs at "
+                f"{', '.join(str(hz) for hz in sorted(ODR_CODES))} Hz"
+            )
         most = 0.8 * FIFO_PACKETS / self.rate_hz
         if self.drain_s > most:
             raise ValueError(

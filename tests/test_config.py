@@ -55,6 +55,9 @@ def test_the_spec_example_environment_configures_a_station() -> None:
         ("[sim]\nrepz = 3\n", "repz"),
         ("[sim\n", "edge.toml"),
         ("[sensor]\ndrain_s = 0.2\n", "sensor.drain_s 0.2 s would nearly fill the IMU's FIFO"),
+        ('[sensor]\nkind = "i2c"\nrate_hz = 250\n', "sensor.rate_hz 250: the ICM-42688-P runs at"),
+        ('[mqtt]\nurl = "mqtt://broker:99999"\n', "the port must be 0–65535"),
+        ('[mqtt]\nurl = "mqtt://"\n', "names no host"),
     ],
 )
 def test_bad_settings_name_the_key(tmp_path: Path, toml: str, words: str) -> None:
