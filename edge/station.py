@@ -9,30 +9,44 @@ import logging
 import time
 import uuid
 
+import msgspec
+
 from contract.errors import InputError
-from contract.messages import CommandMessage
+from contract.lifts import LiftOrAuto
+from contract.messages import Athlete, CommandMessage
 from contract.recording import Chunk
 from edge.analysis import AnalysisSettings, Event, RepAnalysis
 from edge.config import EdgeConfig
 from edge.reference import Reference
 from edge.session import Outgoing, Session, SessionInfo
+from edge.state_file import read_json, write_json
 from edge.tare import Tare
 
 log = logging.getLogger(__name__)
 LOAD_STEP_KG = 1.0  # a change smaller than this is the cells' noise, not a plate
+SESSION_FILE = "session.json"  # in the state dir: who and what a real bar was measuring
+
+
+class Remembered(msgspec.Struct):
+    athlete: Athlete
+    lift: LiftOrAuto
+    load_kg: float | None
+    active: bool
 
 
 class Station:
     def __init__(self, config: EdgeConfig) -> None:
         self._config = config
+        self._memory = config.state.dir / SESSION_FILE
+        athlete, lift, load_kg, self.active = self._starting_point()
         self.session = Session(
             SessionInfo(
                 gym=config.station.gym,
                 station=config.station.id,
-                session_id=_new_session_id(),
-                lift=config.sim.lift,
-                athlete=config.sim.athlete,
-                load_kg=config.sim.load_kg,
+                session_id=_new_session_id(),  # a restart is a new session: no msg_id repeats
+                lift=lift,
+                athlete=athlete,
+                load_kg=load_kg,
                 epoch_offset_s=time.time(),
             )
         )
@@ -40,7 +54,34 @@ class Station:
             Reference(config.reference.rom_m, config.reference.drift_ap_m)
         )
         self.tare = Tare(config.state.dir)
-        self.active = True  # False between stop_session and start_session
+
+    def _starting_point(self) -> tuple[str, str, float | None, bool]:
+        """Athlete, lift, load and whether a session runs. A real bar carries on from before a
+        restart (a power blip must not turn Ana's RDLs into someone else's hip thrusts), and
+        starts out unnamed, with its lift found and its load weighed; a simulated one lifts
+        what `[sim]` says."""
+        sim = self._config.sim
+        if self._config.sensor.kind != "i2c":
+            return sim.athlete, sim.lift, sim.load_kg, True
+        try:
+            kept = read_json(self._memory)
+            if kept is not None:
+                remembered = msgspec.convert(kept, Remembered)
+                return remembered.athlete, remembered.lift, remembered.load_kg, remembered.active
+        except (OSError, ValueError, msgspec.ValidationError) as exc:
+            log.warning("ignoring unreadable %s (%s): a fresh session", self._memory, exc)
+        return "", "auto", None, True
+
+    def _remember(self) -> None:
+        if self._config.sensor.kind != "i2c":
+            return
+        info = self.session.info
+        remembered = Remembered(info.athlete, info.lift, info.load_kg, self.active)  # type: ignore[arg-type]
+        try:
+            write_json(self._memory, msgspec.to_builtins(remembered))
+        except OSError as exc:
+            log.warning("the session is kept until restart only: cannot write %s: %s",
+                        self._memory, exc.strerror)  # fmt: skip
 
     def _analysis(self, reference: Reference) -> RepAnalysis:
         info = self.session.info
@@ -78,6 +119,7 @@ class Station:
         """The messages and the power figures both carry the load."""
         self.session.info = dataclasses.replace(self.session.info, load_kg=load_kg)
         self.analysis.use_load(load_kg)
+        self._remember()
 
     def messages(self, events: list[Event]) -> list[Outgoing]:
         return self.session.messages(events)
@@ -106,6 +148,7 @@ class Station:
             self._new_session(None, command.lift)
         elif action == "set_load":
             self._use_load(command.load_kg)
+        self._remember()
         return closed  # start_set and end_set: closing the open set is all they do
 
     def _new_session(self, athlete: str | None, lift: str | None) -> None:

@@ -8,15 +8,14 @@ the state dir, so a restart keeps it.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 
 from contract.errors import InputError
 from contract.recording import Chunk
+from edge.state_file import read_json, write_json
 
 log = logging.getLogger(__name__)
 TARE_FILE = "tare.json"  # in the state dir
@@ -27,9 +26,9 @@ class Tare:
         self._path = state_dir / TARE_FILE
         self.offset_n = np.zeros(2)
         try:
-            self.offset_n = np.array(json.loads(self._path.read_text())["offset_n"], float)
-        except FileNotFoundError:
-            pass
+            kept = read_json(self._path)
+            if kept is not None:
+                self.offset_n = np.array(kept["offset_n"], float)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("ignoring unreadable %s (%s): the cells start unzeroed", self._path, exc)
 
@@ -43,14 +42,8 @@ class Tare:
         the zero cannot be kept: it holds until the daemon stops."""
         self.offset_n = self.offset_n + resting_force_n
         log.info("cells zeroed: offset %.1f N left, %.1f N right", *self.offset_n)
-        temporary = self._path.with_suffix(".tmp")
         try:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            with temporary.open("w") as file:
-                file.write(json.dumps({"offset_n": self.offset_n.round(3).tolist()}))
-                file.flush()
-                os.fsync(file.fileno())
-            temporary.replace(self._path)  # a power cut leaves the old zero or the new one
+            write_json(self._path, {"offset_n": self.offset_n.round(3).tolist()})
         except OSError as exc:
             raise InputError(
                 f"tare kept until restart only: cannot write {self._path}: {exc.strerror}"

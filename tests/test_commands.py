@@ -14,7 +14,13 @@ from contract.config import MqttSettings
 from contract.errors import InputError
 from contract.messages import CommandMessage, RepMessage, SetMessage, encode
 from edge.button import StationButton
-from edge.config import EdgeConfig, SimSettings, StateSettings, StationSettings
+from edge.config import (
+    EdgeConfig,
+    SensorSettings,
+    SimSettings,
+    StateSettings,
+    StationSettings,
+)
 from edge.daemon import run_edge
 from edge.sources import sim_spec
 from edge.station import Station
@@ -188,6 +194,25 @@ def test_tare_zeroes_the_resting_cells_and_survives_a_restart(tmp_path: Path) ->
     assert station.session.info.load_kg is None
     restarted = Station(config)
     assert restarted.tare.offset_n == pytest.approx(station.tare.offset_n)
+
+
+def test_a_real_bar_carries_on_after_a_restart_and_starts_out_unnamed(tmp_path: Path) -> None:
+    """A power blip must not turn Ana's RDLs into another lifter's hip thrusts, nor start a
+    stopped station counting."""
+    config = EdgeConfig(sensor=SensorSettings(kind="i2c"), state=StateSettings(dir=tmp_path))
+    bar = Station(config)  # no chip is opened: that is the source's job
+    info = bar.session.info
+    assert (info.athlete, info.lift, info.load_kg, bar.active) == ("", "auto", None, True)
+    bar.apply(CommandMessage(action="start_session", athlete="ana", lift="rdl", load_kg=80.0))
+    bar.apply(CommandMessage(action="stop_session"))
+
+    restarted = Station(config)
+    info = restarted.session.info
+    assert (info.athlete, info.lift, info.load_kg, restarted.active) == ("ana", "rdl", 80.0, False)
+    assert info.session_id != bar.session.info.session_id  # no msg_id of before comes again
+    # A simulated bar lifts what [sim] says, whatever a real one left in the state dir.
+    simulated = Station(EdgeConfig(state=StateSettings(dir=tmp_path)))
+    assert simulated.session.info.athlete == SimSettings().athlete
 
 
 def test_the_button_starts_a_new_set_on_a_press_and_tares_on_a_hold(
