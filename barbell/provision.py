@@ -235,7 +235,8 @@ def _station(args: argparse.Namespace) -> int:
         f"{station}@{gym}",
         acl.station(gym, station),
         "edge.toml",
-        {"station": {"gym": gym, "id": station}},
+        # A provisioned station is a real bar: its chips, not the simulator.
+        {"station": {"gym": gym, "id": station}, "sensor": {"kind": "i2c"}},
     )
 
 

@@ -58,10 +58,13 @@ def clients(broker: ProvisionedBroker) -> Iterator[dict[str, Client]]:
 def test_a_provisioned_station_reaches_the_server_through_its_shared_subscription(
     broker: ProvisionedBroker, tmp_path: Path
 ) -> None:
-    """The real edge daemon with the edge.toml that provisioning wrote, nothing changed."""
+    """The real edge daemon with the edge.toml that provisioning wrote, but for its sensor: the
+    simulator stands in for the chips a provisioned station reads."""
     server = Listener(broker.logins_of["ingest"], "t-server", SHARED_INGEST, persistent=True)
+    provisioned = load(EdgeConfig, broker.logins / "g1-bar1" / "edge.toml")
+    assert provisioned.sensor.kind == "i2c"
     config = msgspec.structs.replace(
-        load(EdgeConfig, broker.logins / "g1-bar1" / "edge.toml"),
+        provisioned,
         sensor=SensorSettings(kind="sim"),
         sim=SimSettings(reps=3, realtime=False),
         state=StateSettings(dir=tmp_path),
