@@ -106,8 +106,13 @@ class Ingest:
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         delivery = Delivery(message.mid, self._connection, message.topic, bytes(message.payload))
         where = topics.parse(message.topic)
-        if message.topic.startswith(topics.DEAD_LETTERS) or (where and where.kind in NOT_OURS):
-            self._inbox.put(delivery)  # not ours to store: acknowledged in its turn
+        not_ours = message.topic.startswith(topics.DEAD_LETTERS) or (
+            where and where.kind in NOT_OURS
+        )
+        # A retained status handed over again as we subscribe (each restart) is no new event:
+        # our persistent session had it live, and stored it then.
+        if not_ours or message.retain:
+            self._inbox.put(delivery)  # acknowledged in its turn
             return
         s = self._settings
         try:

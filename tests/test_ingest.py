@@ -15,8 +15,10 @@ from hypothesis import strategies as st
 from barbell.services import LocalInfluxDB, LocalMosquitto
 from contract import topics
 from contract.config import MqttSettings
-from contract.messages import RepMessage, encode
+from contract.messages import RepMessage, StatusMessage, encode
 from contract.mqtt import connect, make_client
+from server.config import InfluxSettings, ServerConfig
+from server.influx import V1Writer
 from server.ingest import Ingest
 from tests.helpers import rows, wait_for
 
@@ -76,6 +78,34 @@ def test_bad_payloads_are_dead_lettered_and_good_ones_stored(
     for client in (watcher, station):
         client.disconnect()
         client.loop_stop()
+
+
+def test_a_retained_status_handed_over_again_on_subscribing_is_not_a_new_event(
+    ingest: Ingest, mosquitto: LocalMosquitto, influxdb: LocalInfluxDB
+) -> None:
+    """A station switched off last night keeps its retained will, and every server restart
+    subscribes again and is handed it again: it was stored once, when it happened."""
+    station = _client(mosquitto, "t-station")
+    will = StatusMessage(state="offline", version="0.1.0", since=1.0, gym="g1", station="bar1")
+    status_topic = topics.topic("g1", "bar1", "status")
+    station.publish(status_topic, encode(will), qos=1, retain=True).wait_for_publish(5)
+    wait_for(lambda: ingest.stored == 1, what="the will, stored")
+    ingest.stop()
+
+    config = ServerConfig(
+        mqtt=MqttSettings(url=mosquitto.url), influx=InfluxSettings(url=influxdb.url)
+    )
+    restarted = Ingest(config, V1Writer(config.influx), client_id="t-ingest")  # as the fixture
+    restarted.start()
+    try:
+        assert restarted.subscribed.wait(10)
+        station.publish(topics.topic("g1", "bar1", "rep"), _rep(0), qos=1).wait_for_publish(5)
+        wait_for(lambda: restarted.stored >= 1, what="the rep after the retained will")
+    finally:
+        restarted.stop()
+        station.disconnect()
+        station.loop_stop()
+    assert len(rows(influxdb, 'SELECT "state" FROM "station_health"')) == 1
 
 
 GOOD = msgspec.json.decode(_rep(0))
