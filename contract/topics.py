@@ -31,5 +31,12 @@ def parse(name: str) -> StationTopic | None:
     return StationTopic(parts[2], parts[3], parts[4])
 
 
+MAX_TOPIC_BYTES = 65_535  # MQTT's limit
+TOO_LONG = f"{DEAD_LETTERS}/_/_/topic_too_long"
+
+
 def dead_letter(original: str) -> str:
-    return f"{DEAD_LETTERS}/{original.removeprefix(ROOT + '/')}"
+    """Where a message refused on `original` goes. A topic too long to take the prefix goes to
+    TOO_LONG instead; the dead letter names it whole either way."""
+    letter = f"{DEAD_LETTERS}/{original.removeprefix(ROOT + '/')}"
+    return letter if len(letter.encode()) <= MAX_TOPIC_BYTES else TOO_LONG

@@ -108,6 +108,15 @@ def test_a_retained_status_handed_over_again_on_subscribing_is_not_a_new_event(
     assert len(rows(influxdb, 'SELECT "state" FROM "station_health"')) == 1
 
 
+def test_a_topic_too_long_for_a_dead_letter_prefix_still_gets_its_letter() -> None:
+    """paho would refuse to publish the letter, and the ingest would lose its batch's acks."""
+    head = f"{topics.ROOT}/g1/bar1/rep/"
+    longest = head + "x" * (topics.MAX_TOPIC_BYTES - len(head))  # as long as MQTT allows
+    assert topics.dead_letter(longest) == topics.TOO_LONG
+    usual = topics.topic("g1", "bar1", "rep")
+    assert topics.dead_letter(usual) == f"{topics.DEAD_LETTERS}/g1/bar1/rep"
+
+
 GOOD = msgspec.json.decode(_rep(0))
 FAR_FUTURE = 4_000_000_000.0  # 2096
 # Each (field, value) makes a rep message wrong in one way the contract forbids.
