@@ -229,6 +229,17 @@ class AdviceMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbe
     reason: str  # in words, for the coach
 
 
+class DeadLetter(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """From the server on `barbell/v1/_dead/…`, and in InfluxDB's `dead_letter`: a message it
+    refused, with the reason, byte for byte (as text, or as base64 when it was not UTF-8)."""
+
+    reason: str
+    topic: str
+    payload: str | None = None
+    payload_b64: str | None = None
+    received: float  # UTC epoch seconds
+
+
 Message = (
     RepMessage
     | PathMessage
@@ -244,7 +255,7 @@ _encoder = msgspec.json.Encoder()
 _decoder: msgspec.json.Decoder[Message] = msgspec.json.Decoder(Message)
 
 
-def encode(message: Message) -> bytes:
+def encode(message: Message | DeadLetter) -> bytes:
     return _encoder.encode(message)
 
 

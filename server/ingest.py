@@ -10,7 +10,6 @@ split the stream between them and share no state.
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import queue
 import threading
@@ -22,10 +21,11 @@ from typing import TypeVar
 import paho.mqtt.client as mqtt
 
 from contract import topics
+from contract.messages import DeadLetter, encode
 from contract.mqtt import connect, make_client, refusal
 from server.config import IngestSettings, ServerConfig
 from server.influx import WriteError, Writer
-from server.points import lines_for
+from server.points import dead_letter_line, lines_for
 from server.validation import NOT_OURS, Refused, Stored, validate
 
 log = logging.getLogger(__name__)
@@ -211,7 +211,10 @@ class Ingest:
         return True
 
     def _settle(self, batch: list[Delivery]) -> None:
-        lettered = self._dead_letters([d for d in batch if d.refusal is not None])
+        try:
+            lettered = self._dead_letters([d for d in batch if d.refusal is not None])
+        except _Stopped:
+            return  # nothing acknowledged: the broker keeps the batch
         for delivery in batch:
             if delivery.refusal is not None and id(delivery) not in lettered:
                 continue  # its connection is gone: the broker delivers it again
@@ -228,27 +231,33 @@ class Ingest:
         """Publish each refused delivery's dead letter until the broker has it, all at once
         and then waiting (one round trip, not one each); the ids of those it has. One whose
         connection is lost first comes again from the broker, and is dead-lettered again."""
-        sent = {id(d): self._publish_dead_letter(d) for d in refused}
+        letters = {id(d): _letter(d) for d in refused}
+        self._keep(list(letters.values()))
+        sent = {id(d): self._publish_dead_letter(d, letters[id(d)]) for d in refused}
         lettered = set()
         for delivery in refused:
             info = sent[id(delivery)]
             while not _published(info):
                 if delivery.connection != self._connection or self._stop.is_set():
                     break
-                info = self._publish_dead_letter(delivery)
+                info = self._publish_dead_letter(delivery, letters[id(delivery)])
             else:
                 lettered.add(id(delivery))
         return lettered
 
-    def _publish_dead_letter(self, delivery: Delivery) -> mqtt.MQTTMessageInfo:
-        log.info("dead letter from %s: %s", delivery.topic, delivery.refusal)
-        body: dict[str, object] = {"reason": delivery.refusal, "topic": delivery.topic}
+    def _keep(self, letters: list[DeadLetter]) -> None:
+        """Dead letters stored in InfluxDB too, where a person finds them later: on MQTT they
+        reach only whoever listens at the time. Held through an outage like any write."""
+        if not letters:
+            return
         try:
-            body["payload"] = delivery.payload.decode("utf-8")
-        except UnicodeDecodeError:  # raw bytes, kept whole
-            body["payload_b64"] = base64.b64encode(delivery.payload).decode()
-        body["received"] = time.time()
-        return self._client.publish(topics.dead_letter(delivery.topic), json.dumps(body), qos=1)
+            self._hold(self._writer.write, [dead_letter_line(letter) for letter in letters])
+        except _Rejected as exc:
+            log.error("dead letters not stored in InfluxDB (they are still published): %s", exc)
+
+    def _publish_dead_letter(self, delivery: Delivery, letter: DeadLetter) -> mqtt.MQTTMessageInfo:
+        log.info("dead letter from %s: %s", delivery.topic, delivery.refusal)
+        return self._client.publish(topics.dead_letter(delivery.topic), encode(letter), qos=1)
 
     def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
         """QoS 1 through this process's connection (alerts, advice)."""
@@ -273,6 +282,15 @@ def _published(info: mqtt.MQTTMessageInfo) -> bool:
     except (RuntimeError, ValueError):  # not connected: it was never sent
         return False
     return info.is_published()
+
+
+def _letter(delivery: Delivery) -> DeadLetter:
+    letter = DeadLetter(reason=delivery.refusal or "", topic=delivery.topic, received=time.time())
+    try:
+        letter.payload = delivery.payload.decode("utf-8")
+    except UnicodeDecodeError:  # raw bytes, kept whole
+        letter.payload_b64 = base64.b64encode(delivery.payload).decode()
+    return letter
 
 
 class _Rejected(Exception):

@@ -15,9 +15,11 @@ import msgspec
 import msgspec.inspect
 from influxdb_client import Point, WritePrecision
 
+from contract import topics
 from contract.messages import (
     AdviceMessage,
     AlertMessage,
+    DeadLetter,
     HealthMessage,
     PathMessage,
     RepMessage,
@@ -162,6 +164,23 @@ def alert_point(alert: AlertMessage) -> Point:
     if alert.rep_ref is not None:
         point.field("rep_ref", alert.rep_ref)
     return point
+
+
+DEAD_LETTER_TEXT = 32_000  # characters of the payload kept in InfluxDB (a string field < 64 KB)
+
+
+def dead_letter_line(letter: DeadLetter) -> str:
+    """Tagged by the gym, station and kind its topic names (`_` where it names none), at the
+    time it was received; the payload is cut short here only, never on MQTT."""
+    where = topics.parse(letter.topic)
+    gym, station, kind = where if where is not None else ("_", "_", "_")
+    raw = letter.payload if letter.payload is not None else letter.payload_b64 or ""
+    point = Point("dead_letter").time(_ns(letter.received), WritePrecision.NS)
+    point.tag("gym", gym).tag("station", station).tag("kind", kind)
+    point.field("reason", letter.reason).field("topic", letter.topic)
+    point.field("payload" if letter.payload is not None else "payload_b64", raw[:DEAD_LETTER_TEXT])
+    point.field("payload_chars", len(raw))
+    return line(point)
 
 
 def line(point: Point) -> str:

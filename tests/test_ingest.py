@@ -75,6 +75,11 @@ def test_bad_payloads_are_dead_lettered_and_good_ones_stored(
     assert [d["payload"] for d in dead] == [p.decode() for p in bad]
     assert all(d["topic"] == rep_topic and d["reason"] for d in dead)
     assert len(rows(influxdb, 'SELECT * FROM "rep"')) == len(bad)
+    # Kept in InfluxDB too, for whoever looks later: MQTT reached only who listened then.
+    kept = rows(influxdb, 'SELECT * FROM "dead_letter" GROUP BY *')
+    assert sorted(k["payload"] for k in kept) == sorted(p.decode() for p in bad)
+    assert all((k["gym"], k["station"], k["kind"]) == ("g1", "bar1", "rep") for k in kept)
+    assert all(k["reason"] and k["topic"] == rep_topic for k in kept)
     for client in (watcher, station):
         client.disconnect()
         client.loop_stop()
