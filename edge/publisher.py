@@ -116,6 +116,11 @@ class Publisher:
         self._connected.clear()
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        if message.retain:  # a command retained by mistake would run again at every reconnect
+            log.warning(
+                "ignoring a retained command on %s: send commands unretained", message.topic
+            )
+            return
         if self._on_command is not None and message.topic == self._topic("cmd"):
             self._on_command(bytes(message.payload))
 

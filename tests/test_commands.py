@@ -22,6 +22,8 @@ from edge.config import (
     StationSettings,
 )
 from edge.daemon import run_edge
+from edge.outbox import Outbox
+from edge.publisher import Publisher
 from edge.sources import sim_spec
 from edge.station import Station
 from hardware.simulate import simulate
@@ -107,6 +109,34 @@ def test_bad_commands_are_refused_in_one_line_and_the_station_carries_on(
     assert "athlete" in health[4]  # a tab in a name: InfluxDB could not give it back
     truth = simulate(sim_spec(config)).truth.reps
     assert len(reps) == len(truth)  # every rep of the set, bad commands or not
+
+
+def test_a_retained_command_is_not_run_at_every_reconnect(
+    mosquitto: LocalMosquitto, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A coach's app that retains a `tare` by mistake must not zero loaded cells whenever the
+    station's Wi-Fi comes back."""
+    settings = MqttSettings(url=mosquitto.url)
+    coach = Listener(mosquitto.url, "t-coach-retained", "barbell/v1/g1/bar6/health")
+    command_topic = "barbell/v1/g1/bar6/cmd"
+    tare, start_set = (
+        encode(CommandMessage(action="tare")),
+        encode(CommandMessage(action="start_set")),
+    )
+    coach.client.publish(command_topic, tare, qos=1, retain=True).wait_for_publish(5)
+    heard: list[bytes] = []
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    station = Publisher(settings, "g1", "bar6", outbox, on_command=heard.append)
+    try:
+        station.start()
+        wait_for(lambda: "ignoring a retained command" in caplog.text, what="the retained tare")
+        coach.client.publish(command_topic, start_set, qos=1).wait_for_publish(5)
+        wait_for(lambda: len(heard) == 1, what="the live command")
+    finally:  # the broker is this test's own: its retained tare goes with it
+        station.stop()
+        outbox.close()
+        coach.close()
+    assert heard == [start_set]
 
 
 def test_health_reports_rate_drops_and_outbox_depth(
