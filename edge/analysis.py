@@ -25,12 +25,15 @@ from edge.phases import Phase, PhaseSettings, split
 from edge.reference import Reference
 from edge.reps import RepAssembler, RepSettings
 from edge.stillness import Stillness, StillnessSettings
-from edge.track import FL, FR, REST, Segment, Track, TrackSettings
+from edge.track import FL, FR, REST, Segment, T, Track, TrackSettings
 
 ACCEL_RANGE_MPS2 = 16 * G  # the IMU's full scale: readings at the rail are clipped
 GYRO_RANGE_RADPS = 2000 / DEG_PER_RAD
-MIN_WEIGHINGS = 40  # load-cell samples at rest before the load is trusted (0.5 s at 80 SPS)
-WEIGH_WINDOW = 160  # the load is the median of this many latest (0.5 s at 320 SPS)
+# The load is the median of the cells' readings over the latest WEIGH_S at rest, once the bar
+# has rested that long, from at least MIN_WEIGHINGS of them. Time, not a count of readings: the
+# simulator gives every conversion (320 a second), a real bar one a drain (20 a second).
+WEIGH_S = 0.5
+MIN_WEIGHINGS = 5
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,7 @@ class RepAnalysis:
         self._levelled = False  # the attitude has been re-levelled during this rest
         # The latest load-cell forces (left, right) of the current rest: plates can go on or
         # come off while the bar rests, so the load is what the cells read lately.
-        self._weighed_n = np.empty((0, 2))
+        self.restart_weighing()
         self._set_index = 0
         self._set_reps: list[Rep] = []
         self._thresholds = s.thresholds or thresholds_for(s.lift)
@@ -195,9 +198,10 @@ class RepAnalysis:
     def resting_force_n(self) -> np.ndarray | None:
         """Force on each cell (left, right) while the bar rests, once they have had a moment of
         it: the median of the latest readings; None while it moves, or with no load cells."""
-        if len(self._weighed_n) < MIN_WEIGHINGS:
+        weighed = self._weighed
+        if len(weighed) < MIN_WEIGHINGS or weighed[-1, 0] - self._resting_since < WEIGH_S:
             return None
-        return np.median(self._weighed_n, axis=0)
+        return np.median(weighed[:, 1:], axis=0)
 
     @property
     def resting_load_kg(self) -> float | None:
@@ -207,7 +211,8 @@ class RepAnalysis:
 
     def restart_weighing(self) -> None:
         """Forget this rest's weighings: the cells were zeroed, so the old ones no longer hold."""
-        self._weighed_n = np.empty((0, 2))
+        self._weighed = np.empty((0, 3))  # t, left N, right N
+        self._resting_since = np.inf
 
     @property
     def held_s(self) -> float:
@@ -218,10 +223,12 @@ class RepAnalysis:
     def _weigh(self, rows: np.ndarray, at_rest: np.ndarray) -> None:
         if not at_rest.all():
             self.restart_weighing()  # the bar moved: start again at the next rest
-        forces = rows[at_rest][:, [FL, FR]]
-        forces = forces[~np.isnan(forces).any(axis=1)]
-        if len(forces):
-            self._weighed_n = np.concatenate([self._weighed_n, forces])[-WEIGH_WINDOW:]
+        readings = rows[at_rest][:, [T, FL, FR]]
+        readings = readings[~np.isnan(readings[:, 1:]).any(axis=1)]
+        if len(readings):
+            self._resting_since = min(self._resting_since, float(readings[0, 0]))
+            weighed = np.concatenate([self._weighed, readings])
+            self._weighed = weighed[weighed[:, 0] >= weighed[-1, 0] - WEIGH_S]
 
     def finish(self) -> list[Event]:
         """Close the open set (at the end of the stream, or when told the set is over)."""

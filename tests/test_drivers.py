@@ -18,6 +18,7 @@ from edge.analysis import AnalysisSettings, Rep, RepAnalysis
 from edge.config import EdgeConfig, SensorSettings, SimSettings, StateSettings, StationSettings
 from edge.daemon import run_edge
 from edge.sources import emulated, read_chunks, sim_spec
+from edge.station import Station
 from hardware import icm42688, nau7802
 from hardware.calibration import Calibration, calibrate
 from hardware.emulated.bar import EmulatedBar
@@ -173,6 +174,24 @@ def test_while_a_chip_is_away_every_drain_still_turns_the_daemons_loop() -> None
     resumed = next(i for i in range(away.stop, len(chunks)) if len(chunks[i]))
     assert resumed - away.stop <= 100  # set up again within the longest back-off, 5 s
     assert all(len(chunk) for chunk in chunks[resumed:])
+
+
+def test_a_real_bar_weighs_its_load_after_half_a_second_at_rest(tmp_path: Path) -> None:
+    """The drivers read each cell once a drain (20 readings a second), not every conversion
+    as the simulator gives them: the load must not wait for a count of readings that takes
+    ten seconds to come."""
+    config = EdgeConfig(
+        sensor=SensorSettings(kind="emulated"),
+        sim=SimSettings(lift="squat", reps=1, seed=3, load_kg=100.0, realtime=False),
+        state=StateSettings(dir=tmp_path),
+    )
+    station = Station(config)
+    for chunk in emulated(config, threading.Event(), lambda problem: None):
+        station.feed(chunk)
+        if station.analysis.resting_load_kg is not None:
+            break
+    assert station.analysis.resting_load_kg == pytest.approx(100.0, abs=0.5)
+    assert float(chunk.t[-1]) <= 1.0  # the simulated bar rests from the start
 
 
 def test_load_cells_behind_the_mux() -> None:
