@@ -364,6 +364,16 @@ class Advisor:
                 return advise_from(done, history, self.settings)
             time.sleep(0.05)
 
+    def superseded(self, advice: AdviceMessage) -> bool:
+        """Whether the station has stored advice from a later set. A set delivered again (a
+        server restarted on the shared subscription) has its advice stored again, but must not
+        put it back on the retained topic over the newer one."""
+        newer = self._reader.query(
+            f'SELECT count("reason") FROM "advice" WHERE "gym" = {quoted(advice.gym)} '
+            f'AND "station" = {quoted(advice.station)} AND time > {round(advice.t * 1e9)}'
+        )
+        return bool(newer and newer[0].get("count"))
+
     def history(self, done: SetMessage) -> list[RepRecord]:
         """The athlete's reps of this lift in the window before the set's end, at any station
         of the gym (the same name at another gym is another person)."""

@@ -53,7 +53,8 @@ class Reactions:
         retained, so a station's display shows it whenever it connects."""
         advice = self._advisor.advise(done)
         self._write_lines([line(advice_point(advice))])
-        self._publish(_advice_topic(advice), encode(advice), True)
+        if not self._advisor.superseded(advice):
+            self._publish(_advice_topic(advice), encode(advice), True)
 
     def close(self) -> None:
         self._alerts.close()

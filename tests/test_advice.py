@@ -306,6 +306,20 @@ def test_advisor_holds_back_after_a_session_with_critical_faults(influxdb: Local
     assert advice.e1rm_kg == pytest.approx(100, rel=E1RM_TOLERANCE)
 
 
+def test_advice_from_a_set_delivered_again_is_superseded_by_a_later_sets(
+    influxdb: LocalInfluxDB,
+) -> None:
+    settings = InfluxSettings(url=influxdb.url, database=influxdb.database)
+    writer, advisor = V1Writer(settings), Advisor(AdviceSettings(), InfluxReader(settings))
+    bench = _bench_sessions_ending_in_a_tilt()
+    _store(writer, bench.sessions)
+    sets = [m for m in bench.sessions if isinstance(m, SetMessage) and m.session_id == "thu"]
+    earlier, later = advisor.advise(sets[0]), advisor.advise(sets[-1])
+    writer.write([line(advice_point(earlier)), line(advice_point(later))])
+    assert advisor.superseded(earlier)  # stored again, but not retained again
+    assert not advisor.superseded(later)
+
+
 def test_advisor_waits_for_a_rep_another_process_is_still_writing(
     influxdb: LocalInfluxDB,
 ) -> None:
