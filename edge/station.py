@@ -24,6 +24,9 @@ from edge.tare import Tare
 
 log = logging.getLogger(__name__)
 LOAD_STEP_KG = 1.0  # a change smaller than this is the cells' noise, not a plate
+# Per drain: a 5 s time constant at 20 drains a second, so a 1 % fast oscillator leaves the
+# stamps 50 ms behind; a wall clock that moves by more than CLOCK_STEP_S is followed at once.
+CLOCK_GAIN, CLOCK_STEP_S = 0.01, 1.0
 SESSION_FILE = "session.json"  # in the state dir: who and what a real bar was measuring
 
 
@@ -95,11 +98,22 @@ class Station:
         )
 
     def feed(self, chunk: Chunk) -> list[Event]:
+        if len(chunk) and self._config.sensor.kind == "i2c":
+            self._follow_wall_clock(float(chunk.t[-1]))
         if not self.active:
             return []
         events = self.analysis.feed(self.tare.apply(chunk))
         self._weigh()
         return events
+
+    def _follow_wall_clock(self, newest_t: float) -> None:
+        """Keep the sensor's time tied to UTC. The IMU's oscillator may be a percent off (some
+        minutes a day), and NTP may set a Pi's clock after the daemon started: follow the wall
+        clock slowly, and jump with it when it jumps. The newest sample of a drain is now."""
+        info = self.session.info
+        error = (time.time() - newest_t) - info.epoch_offset_s
+        step = error if abs(error) > CLOCK_STEP_S else CLOCK_GAIN * error
+        self.session.info = dataclasses.replace(info, epoch_offset_s=info.epoch_offset_s + step)
 
     def _weigh(self) -> None:
         """Nobody has to type the load: at rest the cells carry plates and bar."""

@@ -201,6 +201,27 @@ def test_a_stopped_session_counts_nothing_until_the_next_one_starts() -> None:
         assert abs(rep.t_concentric_end - epoch - truth.t_concentric_end) < 0.1
 
 
+def test_a_real_bar_stamps_its_reps_by_the_wall_clock_whatever_its_imu_clock_says(
+    tmp_path: Path,
+) -> None:
+    """Twenty seconds of lifting, fed at once: to the station it is an IMU whose clock runs
+    far ahead of the wall clock (a real one's oscillator may be a percent off, minutes a day).
+    Its reps must still carry UTC as it is now, not the IMU's drifting idea of it."""
+    config = EdgeConfig(
+        sensor=SensorSettings(kind="i2c"),
+        sim=SimSettings(lift="squat", reps=4, seed=71),
+        state=StateSettings(dir=tmp_path),
+    )
+    station = Station(config)
+    stamped: list[tuple[float, float]] = []  # (rep's end, wall clock when it was made)
+    for chunk in simulate(sim_spec(config)).recording.split(50):
+        for message in station.messages(station.feed(chunk)):
+            if isinstance(message, RepMessage):
+                stamped.append((message.t_end, time.time()))
+    assert len(stamped) == 4
+    assert all(abs(t_end - now) < 1.5 for t_end, now in stamped)
+
+
 def test_tare_zeroes_the_resting_cells_and_survives_a_restart(tmp_path: Path) -> None:
     config = EdgeConfig(
         sim=SimSettings(lift="squat", reps=1, seed=77, load_kg=100.0),
