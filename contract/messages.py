@@ -22,7 +22,8 @@ Index = Annotated[int, Meta(ge=0, le=1_000_000)]
 Severity = Literal["info", "warn", "critical"]
 # A person's name as a coach types it. Not a control character nor a backslash: InfluxDB 1.x
 # cannot give either back from a tag, so advice and alerts would lose the athlete.
-Athlete = Annotated[str, Meta(max_length=100, pattern=r"^[^\x00-\x1f\x7f\\]*$")]
+# (`\Z`, not `$`, which would let a final newline through.)
+Athlete = Annotated[str, Meta(max_length=100, pattern=r"^[^\x00-\x1f\x7f\\]*\Z")]
 
 
 class Fault(msgspec.Struct, frozen=True):

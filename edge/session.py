@@ -33,6 +33,10 @@ class Session:
         self._streaks: dict[str, int] = {}  # fault code → reps in a row with it, this set
         self._streak_set = -1
         self._rep_load_kg: float | None = None  # the load the set's reps were lifted with
+        # The set's span as its reps were stamped (set_index, first start, last end): the offset
+        # to UTC may move between reps (a real bar follows the wall clock), and a set's times
+        # must still cover its own reps', by which the server finds them.
+        self._stamped: tuple[int, float, float] | None = None
 
     def messages(self, events: list[Event]) -> list[Outgoing]:
         """Wire messages for the reps (each followed by its path) and sets among the events
@@ -41,12 +45,19 @@ class Session:
         for event in events:
             if isinstance(event, Rep):
                 rep = self._rep(event)
+                self._note_span(rep)
                 out.append(rep)
                 if event.path is not None:
                     out.append(self._path(rep, event.path))
             elif isinstance(event, SetEnd):
                 out.append(self._set(event))
         return out
+
+    def _note_span(self, rep: RepMessage) -> None:
+        first, last = rep.t_start, rep.t_end
+        if self._stamped is not None and self._stamped[0] == rep.set_index:
+            first, last = min(first, self._stamped[1]), max(last, self._stamped[2])
+        self._stamped = (rep.set_index, first, last)
 
     def _context(self, set_index: int, suffix: str, load_kg: float | None) -> dict[str, object]:
         """The identity fields of a rep or set message (contract.messages.SetContext)."""
@@ -114,12 +125,15 @@ class Session:
 
     def _set(self, end: SetEnd) -> SetMessage:
         base = self.info.epoch_offset_s
+        t_start, t_end = base + end.t_start, base + end.t_end
+        if self._stamped is not None and self._stamped[0] == end.set_index:
+            _, t_start, t_end = self._stamped
         return SetMessage(
             # Plates may change before the rest shows the set is over: its reps' load is its own.
             **self._context(end.set_index, "set", self._rep_load_kg),  # type: ignore[arg-type]
             reps=end.reps,
-            t_start=base + end.t_start,
-            t_end=base + end.t_end,
+            t_start=t_start,
+            t_end=t_end,
             best_mean_velocity_mps=round(end.best_mean_velocity_mps, 4),
             last_mean_velocity_mps=round(end.last_mean_velocity_mps, 4),
             velocity_loss_pct=round(end.velocity_loss_pct, 2),

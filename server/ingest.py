@@ -81,6 +81,7 @@ class Ingest:
         self._worker = threading.Thread(target=self._run, name="ingest", daemon=True)
         self.stored = 0
         self.dead = 0
+        self._last_received = 0.0  # of the last dead letter
 
     # The network thread: decode and queue, nothing slow.
 
@@ -231,7 +232,7 @@ class Ingest:
         """Publish each refused delivery's dead letter until the broker has it, all at once
         and then waiting (one round trip, not one each); the ids of those it has. One whose
         connection is lost first comes again from the broker, and is dead-lettered again."""
-        letters = {id(d): _letter(d) for d in refused}
+        letters = {id(d): _letter(d, self._received_now()) for d in refused}
         self._keep(list(letters.values()))
         sent = {id(d): self._publish_dead_letter(d, letters[id(d)]) for d in refused}
         lettered = set()
@@ -244,6 +245,12 @@ class Ingest:
             else:
                 lettered.add(id(delivery))
         return lettered
+
+    def _received_now(self) -> float:
+        """A dead letter's time, later than the one before's: letters from one station share a
+        series, and InfluxDB keeps one point per time in it."""
+        self._last_received = max(time.time(), self._last_received + 1e-6)
+        return self._last_received
 
     def _keep(self, letters: list[DeadLetter]) -> None:
         """Dead letters stored in InfluxDB too, where a person finds them later: on MQTT they
@@ -284,8 +291,8 @@ def _published(info: mqtt.MQTTMessageInfo) -> bool:
     return info.is_published()
 
 
-def _letter(delivery: Delivery) -> DeadLetter:
-    letter = DeadLetter(reason=delivery.refusal or "", topic=delivery.topic, received=time.time())
+def _letter(delivery: Delivery, received: float) -> DeadLetter:
+    letter = DeadLetter(reason=delivery.refusal or "", topic=delivery.topic, received=received)
     try:
         letter.payload = delivery.payload.decode("utf-8")
     except UnicodeDecodeError:  # raw bytes, kept whole

@@ -214,12 +214,19 @@ def test_a_real_bar_stamps_its_reps_by_the_wall_clock_whatever_its_imu_clock_say
     )
     station = Station(config)
     stamped: list[tuple[float, float]] = []  # (rep's end, wall clock when it was made)
+    reps: list[RepMessage] = []
     for chunk in simulate(sim_spec(config)).recording.split(50):
         for message in station.messages(station.feed(chunk)):
             if isinstance(message, RepMessage):
                 stamped.append((message.t_end, time.time()))
+                reps.append(message)
+    [done] = [m for m in station.messages(station.analysis.finish()) if isinstance(m, SetMessage)]
     assert len(stamped) == 4
     assert all(abs(t_end - now) < 1.5 for t_end, now in stamped)
+    # The clock moved under the set, but a set's times still cover its own reps' (the server
+    # finds a set's reps by them).
+    assert done.t_start <= reps[0].t_start
+    assert done.t_end >= max(rep.t_concentric_end for rep in reps)
 
 
 def test_tare_zeroes_the_resting_cells_and_survives_a_restart(tmp_path: Path) -> None:

@@ -148,6 +148,7 @@ BREAKAGES: list[tuple[str, object]] = [
     ("lift", "curl"),
     ("athlete", "ana\\"),  # InfluxDB 1.x reads a tag's trailing backslash back as a space
     ("athlete", "ana\tlee"),
+    ("athlete", "ana\n"),  # a pattern ending in $ would let a final newline through
 ]
 REQUIRED = ["schema", "msg_id", "gym", "station", "session_id", "lift", "set_index", "rep_index"]
 
@@ -219,6 +220,9 @@ def test_thousands_of_malformed_payloads_are_dead_lettered_and_the_stream_betwee
     wait_for(lambda: ingest.stored == good, what="every good rep")
     assert sorted(dead) == sorted(corpus)  # each bad payload kept byte for byte
     assert len(rows(influxdb, 'SELECT "rom_m" FROM "rep"')) == good
+    # Each kept in InfluxDB too, none overwriting another at the same instant.
+    kept = rows(influxdb, 'SELECT count("reason") FROM "dead_letter"')
+    assert kept[0]["count"] == len(corpus)
     for client in (watcher, station):
         client.disconnect()
         client.loop_stop()
