@@ -162,14 +162,17 @@ def read_chunks(
         try:
             if not ready:
                 sensor.setup()
-                ready, backoff_s = True, RETRY_S
-            yield sensor.read()
+                ready = True
+            chunk = sensor.read()
+            backoff_s = RETRY_S  # only a good read ends the back-off: a chip can set up and fail
         except DeviceError as exc:
             report(f"{exc}; retrying in {backoff_s:.1f} s")
             ready = False
             idle = max(0, round(backoff_s / drain_s) - 1)
             backoff_s = min(2 * backoff_s, MAX_RETRY_S)
             yield NOTHING
+        else:
+            yield chunk
 
 
 def open_source(config: EdgeConfig, stop: threading.Event, report: Report) -> Iterator[Chunk]:
