@@ -102,6 +102,7 @@ class RepRecord:
     load_kg: float | None
     velocity_mps: float | None  # mean concentric velocity
     faults: tuple[tuple[str, Severity], ...] = ()  # (code, severity)
+    fault_count: int = 0  # as its rep point says: fewer faults found are still being written
 
     @classmethod
     def of(cls, rep: RepMessage) -> RepRecord:
@@ -113,6 +114,7 @@ class RepRecord:
             rep.load_kg,
             rep.mean_velocity_mps,
             tuple((f.code, f.severity) for f in rep.faults),
+            len(rep.faults),
         )
 
 
@@ -309,6 +311,12 @@ def advise_from(
     return advice("; ".join(words), **known, next_load_kg=chosen, e1rm_kg=round(estimate, 2))
 
 
+def _whole(done: SetMessage, history: Sequence[RepRecord]) -> bool:
+    """Whether the set's reps, and every rep's faults, are all stored."""
+    complete = all(len(rep.faults) >= rep.fault_count for rep in history)
+    return complete and reps_of(done, history) >= done.reps
+
+
 def reps_of(done: SetMessage, history: Sequence[RepRecord]) -> int:
     """How many of the set's own reps the history holds."""
     return sum(rep.session_id == done.session_id and rep.set_index == done.set_index
@@ -353,14 +361,14 @@ class Advisor:
         """Advice for the set's athlete and lift, from their history up to the set's end.
 
         On the shared subscription the set's reps may have gone to other processes, which may
-        not have written them yet: it waits up to `wait_for_reps_s` for all of them, and then
-        advises from what is stored, saying so in the reason."""
+        not have written them yet: it waits up to `wait_for_reps_s` for all of them and their
+        faults, and then advises from what is stored, saying so in the reason."""
         if not done.athlete or done.lift == "auto":
             return advise_from(done, [], self.settings)
         deadline = time.monotonic() + self.settings.wait_for_reps_s
         while True:
             history = self.history(done)
-            if reps_of(done, history) >= done.reps or time.monotonic() >= deadline:
+            if _whole(done, history) or time.monotonic() >= deadline:
                 return advise_from(done, history, self.settings)
             time.sleep(0.05)
 
@@ -383,15 +391,16 @@ class Advisor:
             f'"gym" = {quoted(done.gym)} AND "athlete" = {quoted(done.athlete)} '
             f'AND "lift" = {quoted(done.lift)} AND time >= {start_ns} AND time <= {end_ns}'
         )
+        # Reps first: a rep's faults are written with it, so they are there once it is.
+        reps = self._reader.query(
+            'SELECT "msg_id", "session_id", "set_index", "t_concentric_end", "load_kg", '
+            f'"mean_velocity_mps", "fault_count" FROM "rep" WHERE {where}'
+        )
         faults: dict[str, list[tuple[str, Severity]]] = defaultdict(list)
         for row in self._reader.query(
             f'SELECT "msg_id", "code", "severity" FROM "fault" WHERE {where}'
         ):
             faults[row["msg_id"]].append((row["code"], row["severity"]))
-        reps = self._reader.query(
-            'SELECT "msg_id", "session_id", "set_index", "t_concentric_end", "load_kg", '
-            f'"mean_velocity_mps" FROM "rep" WHERE {where}'
-        )
         return [
             RepRecord(
                 msg_id=row["msg_id"],
@@ -401,6 +410,7 @@ class Advisor:
                 load_kg=row["load_kg"],
                 velocity_mps=row["mean_velocity_mps"],
                 faults=tuple(faults.get(row["msg_id"], ())),
+                fault_count=int(row["fault_count"] or 0),
             )
             for row in reps
         ]

@@ -34,7 +34,7 @@ from server.advice import (
 )
 from server.config import InfluxSettings
 from server.influx import InfluxReader, V1Writer
-from server.points import advice_point, line, points_for
+from server.points import advice_point, fault_points, line, points_for, rep_point
 from tests.helpers import rows, simulated_session
 
 DAY_S = 86_400.0
@@ -334,6 +334,24 @@ def test_advisor_waits_for_a_rep_another_process_is_still_writing(
     other_process.join()
     assert advice.held_back and "critical bar_tilt" in advice.reason
     assert "of the set's" not in advice.reason
+
+
+def test_advisor_waits_for_faults_still_being_written_after_their_rep(
+    influxdb: LocalInfluxDB,
+) -> None:
+    """A rep and its faults are one write, but a query can fall between its points: the rep's
+    `fault_count` says how many faults to wait for."""
+    settings = InfluxSettings(url=influxdb.url, database=influxdb.database)
+    writer = V1Writer(settings)
+    bench = _bench_sessions_ending_in_a_tilt()
+    _store(writer, bench.without_the_rep_and_set())
+    writer.write([line(rep_point(bench.rep))])  # the tilted rep, its fault not yet
+    late_faults = [line(point) for point in fault_points(bench.rep)]
+    rest_of_the_write = threading.Timer(0.3, writer.write, (late_faults,))
+    rest_of_the_write.start()
+    advice = Advisor(AdviceSettings(), InfluxReader(settings)).advise(bench.done)
+    rest_of_the_write.join()
+    assert advice.held_back and "critical bar_tilt" in advice.reason
 
 
 def test_advice_says_when_the_sets_reps_never_came(influxdb: LocalInfluxDB) -> None:
