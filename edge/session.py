@@ -27,16 +27,33 @@ class SessionInfo:
     epoch_offset_s: float = 0.0  # added to recording seconds; 0 in replay
 
 
+@dataclass(frozen=True)
+class _SentSoFar:
+    """What a set's reps were sent with, which its own message repeats. Their load: plates may
+    change before the rest shows the set is over. The span of their stamped times: the offset
+    to UTC may move between reps (a real bar follows the wall clock), and the server finds a
+    set's reps by its times."""
+
+    set_index: int
+    load_kg: float | None
+    t_start: float
+    t_end: float
+
+    @staticmethod
+    def after(sent: _SentSoFar | None, rep: RepMessage) -> _SentSoFar:
+        if sent is None or sent.set_index != rep.set_index:
+            return _SentSoFar(rep.set_index, rep.load_kg, rep.t_start, rep.t_end)
+        return _SentSoFar(
+            rep.set_index, rep.load_kg, min(sent.t_start, rep.t_start), max(sent.t_end, rep.t_end)
+        )
+
+
 class Session:
     def __init__(self, info: SessionInfo) -> None:
         self.info = info
         self._streaks: dict[str, int] = {}  # fault code → reps in a row with it, this set
         self._streak_set = -1
-        self._rep_load_kg: float | None = None  # the load the set's reps were lifted with
-        # The set's span as its reps were stamped (set_index, first start, last end): the offset
-        # to UTC may move between reps (a real bar follows the wall clock), and a set's times
-        # must still cover its own reps', by which the server finds them.
-        self._stamped: tuple[int, float, float] | None = None
+        self._open: _SentSoFar | None = None  # of the set whose reps are being sent
 
     def messages(self, events: list[Event]) -> list[Outgoing]:
         """Wire messages for the reps (each followed by its path) and sets among the events
@@ -45,19 +62,13 @@ class Session:
         for event in events:
             if isinstance(event, Rep):
                 rep = self._rep(event)
-                self._note_span(rep)
+                self._open = _SentSoFar.after(self._open, rep)
                 out.append(rep)
                 if event.path is not None:
                     out.append(self._path(rep, event.path))
             elif isinstance(event, SetEnd):
                 out.append(self._set(event))
         return out
-
-    def _note_span(self, rep: RepMessage) -> None:
-        first, last = rep.t_start, rep.t_end
-        if self._stamped is not None and self._stamped[0] == rep.set_index:
-            first, last = min(first, self._stamped[1]), max(last, self._stamped[2])
-        self._stamped = (rep.set_index, first, last)
 
     def _context(self, set_index: int, suffix: str, load_kg: float | None) -> dict[str, object]:
         """The identity fields of a rep or set message (contract.messages.SetContext)."""
@@ -83,7 +94,6 @@ class Session:
 
     def _rep(self, rep: Rep) -> RepMessage:
         base = self.info.epoch_offset_s
-        self._rep_load_kg = self.info.load_kg
         return RepMessage(
             **self._context(rep.set_index, f"r{rep.rep_index}", self.info.load_kg),  # type: ignore[arg-type]
             rep_index=rep.rep_index,
@@ -124,16 +134,17 @@ class Session:
         )
 
     def _set(self, end: SetEnd) -> SetMessage:
-        base = self.info.epoch_offset_s
-        t_start, t_end = base + end.t_start, base + end.t_end
-        if self._stamped is not None and self._stamped[0] == end.set_index:
-            _, t_start, t_end = self._stamped
+        sent = self._open
+        if sent is None or sent.set_index != end.set_index:  # no rep of it was sent
+            base = self.info.epoch_offset_s
+            sent = _SentSoFar(
+                end.set_index, self.info.load_kg, base + end.t_start, base + end.t_end
+            )
         return SetMessage(
-            # Plates may change before the rest shows the set is over: its reps' load is its own.
-            **self._context(end.set_index, "set", self._rep_load_kg),  # type: ignore[arg-type]
+            **self._context(end.set_index, "set", sent.load_kg),  # type: ignore[arg-type]
             reps=end.reps,
-            t_start=t_start,
-            t_end=t_end,
+            t_start=sent.t_start,
+            t_end=sent.t_end,
             best_mean_velocity_mps=round(end.best_mean_velocity_mps, 4),
             last_mean_velocity_mps=round(end.last_mean_velocity_mps, 4),
             velocity_loss_pct=round(end.velocity_loss_pct, 2),

@@ -31,6 +31,8 @@ SESSION_FILE = "session.json"  # in the state dir: who and what a real bar was m
 
 
 class Remembered(msgspec.Struct):
+    """Who and what a bar is measuring, and whether a session runs."""
+
     athlete: Athlete
     lift: LiftOrAuto
     load_kg: float | None
@@ -41,15 +43,16 @@ class Station:
     def __init__(self, config: EdgeConfig) -> None:
         self._config = config
         self._memory = config.state.dir / SESSION_FILE
-        athlete, lift, load_kg, self.active = self._starting_point()
+        start = self._starting_point()
+        self.active = start.active  # False between stop_session and start_session
         self.session = Session(
             SessionInfo(
                 gym=config.station.gym,
                 station=config.station.id,
                 session_id=_new_session_id(),  # a restart is a new session: no msg_id repeats
-                lift=lift,
-                athlete=athlete,
-                load_kg=load_kg,
+                lift=start.lift,
+                athlete=start.athlete,
+                load_kg=start.load_kg,
                 epoch_offset_s=time.time(),
             )
         )
@@ -58,22 +61,20 @@ class Station:
         )
         self.tare = Tare(config.state.dir)
 
-    def _starting_point(self) -> tuple[str, str, float | None, bool]:
-        """Athlete, lift, load and whether a session runs. A real bar carries on from before a
-        restart (a power blip must not turn Ana's RDLs into someone else's hip thrusts), and
-        starts out unnamed, with its lift found and its load weighed; a simulated one lifts
-        what `[sim]` says."""
+    def _starting_point(self) -> Remembered:
+        """A real bar carries on from before a restart (a power blip must not turn Ana's RDLs
+        into someone else's hip thrusts), and starts out unnamed, with its lift found and its
+        load weighed; a simulated one lifts what `[sim]` says."""
         sim = self._config.sim
         if self._config.sensor.kind != "i2c":
-            return sim.athlete, sim.lift, sim.load_kg, True
+            return Remembered(sim.athlete, sim.lift, sim.load_kg, active=True)
         try:
             kept = read_json(self._memory)
             if kept is not None:
-                remembered = msgspec.convert(kept, Remembered)
-                return remembered.athlete, remembered.lift, remembered.load_kg, remembered.active
+                return msgspec.convert(kept, Remembered)
         except (OSError, ValueError, msgspec.ValidationError) as exc:
             log.warning("ignoring unreadable %s (%s): a fresh session", self._memory, exc)
-        return "", "auto", None, True
+        return Remembered("", "auto", None, active=True)
 
     def _remember(self) -> None:
         if self._config.sensor.kind != "i2c":
