@@ -205,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     simulate = command("simulate", _simulate, "write a simulated recording and its truth")
     simulate.add_argument("output", type=Path, help="recording file to write (CSV)")
-    simulate.add_argument("--lift", choices=LIFTS, default="hip_thrust")
+    simulate.add_argument("--lift", choices=LIFTS, help="default: hip_thrust, or drawn")
     simulate.add_argument("--sets", type=int, default=1)
     simulate.add_argument("--reps", type=int, default=5)
     simulate.add_argument("--load", type=float, default=100.0, help="kg, bar included")
@@ -243,6 +243,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-setup",
         action="store_true",
         help="no unrack, walk-out or rolling the bar onto the hips",
+    )
+    simulate.add_argument(
+        "--condition",
+        metavar="NAME",
+        help="draw the set, sensor, handling and timing by --seed from this condition of the "
+        "randomized world, e.g. hand_held or bluetooth (docs/simulator.md); ignores the other "
+        "set flags",
     )
     return parser
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
@@ -12,14 +13,27 @@ from rich.table import Table
 from contract.messages import RepMessage, SetMessage, encode
 from contract.recording import RecordingReader
 from edge.analysis import AnalysisSettings, RepAnalysis
+from edge.analysis.diagnostics import Diagnostics
 from edge.session import Outgoing, Session, SessionInfo
 
 CHUNK = 50  # rows per feed, like a 50 ms FIFO drain at 1 kHz
 
 
-def replay_messages(path: Path, lift: str | None = None) -> list[RepMessage | SetMessage]:
-    """Rep messages in order, then the set messages (the `--json` order of SPEC section 4).
-    Each rep's path message goes to MQTT only: SPEC's `--json` prints reps and sets."""
+@dataclass(frozen=True)
+class Replayed:
+    """Rep messages in order, then the set messages (the `--json` order of SPEC section 4), and
+    what the analysis saw. Each rep's path message goes to MQTT only: `--json` prints reps and
+    sets."""
+
+    messages: list[RepMessage | SetMessage]
+    diagnostics: Diagnostics
+
+    @property
+    def reps(self) -> int:
+        return sum(isinstance(m, RepMessage) for m in self.messages)
+
+
+def replay_file(path: Path, lift: str | None = None) -> Replayed:
     with RecordingReader(path) as reader:
         header = reader.header
         chosen = lift or header.lift or "auto"
@@ -38,23 +52,31 @@ def replay_messages(path: Path, lift: str | None = None) -> list[RepMessage | Se
         for chunk in reader.chunks(CHUNK):
             messages += session.messages(analysis.feed(chunk))
         messages += session.messages(analysis.finish())
-    return [m for m in messages if isinstance(m, RepMessage)] + [
+        analysis.diagnostics.duplicates += reader.duplicates
+    ordered = [m for m in messages if isinstance(m, RepMessage)] + [
         m for m in messages if isinstance(m, SetMessage)
     ]
+    return Replayed(ordered, analysis.diagnostics)
+
+
+def replay_messages(path: Path, lift: str | None = None) -> list[RepMessage | SetMessage]:
+    return replay_file(path, lift).messages
 
 
 def replay(path: Path, lift: str | None, as_json: bool) -> int:
-    messages = replay_messages(path, lift)
+    result = replay_file(path, lift)
+    if not result.reps:  # a result the analysis cannot vouch for comes with its reason
+        print(f"{path}: {result.diagnostics.no_reps_reason()}", file=sys.stderr)
     if as_json:
         out = sys.stdout.buffer
-        for message in messages:
+        for message in result.messages:
             out.write(encode(message) + b"\n")
         out.flush()
         return 0
-    table = Table(title=f"{path.name}: {sum(isinstance(m, RepMessage) for m in messages)} reps")
+    table = Table(title=f"{path.name}: {result.reps} reps", caption=result.diagnostics.summary())
     for column in ("set", "rep", "t (s)", "ROM (cm)", "MCV (m/s)", "loss %"):
         table.add_column(column, justify="right")
-    for m in messages:
+    for m in result.messages:
         if isinstance(m, RepMessage):
             table.add_row(
                 str(m.set_index + 1),

@@ -9,15 +9,19 @@ import msgspec
 
 from contract.recording import write_recording
 from hardware.simulate import SimSpec, simulate
+from hardware.world import draw_spec
 
 
 def truth_path(recording: Path) -> Path:
     return recording.with_suffix(".truth.json")
 
 
-def simulate_to_files(args: argparse.Namespace) -> int:
-    spec = SimSpec(
-        lift=args.lift,
+def spec_from(args: argparse.Namespace) -> SimSpec:
+    """The flags' set, or with --condition the world's draw for --seed (and --lift, if given)."""
+    if args.condition:
+        return draw_spec(args.condition, args.seed, args.lift)
+    return SimSpec(
+        lift=args.lift or "hip_thrust",
         sets=args.sets,
         reps=args.reps,
         load_kg=args.load,
@@ -32,6 +36,10 @@ def simulate_to_files(args: argparse.Namespace) -> int:
         min_duration_s=args.duration,
         setup=not args.no_setup,
     )
+
+
+def simulate_to_files(args: argparse.Namespace) -> int:
+    spec = spec_from(args)
     result = simulate(spec)
     write_recording(args.output, result.header, result.recording.split(4096))
     truth_path(args.output).write_bytes(msgspec.json.format(msgspec.json.encode(result.truth)))

@@ -1,10 +1,14 @@
-"""Accuracy, latency and throughput of the edge analysis against the simulator's ground truth.
+"""Accuracy, latency and throughput of the edge analysis against the simulator's ground truth,
+per condition of the randomized world (hardware/world.py).
 
-A fixed corpus: every lift, loads from 40 to 100 % 1RM, athletes of different strength,
-realistic sensor error, set-up motion, form faults on a third of the sets, and seeds that no
-test uses. Chunks of 50 ms are fed as FIFO drains would deliver them.
+Each condition gets the same sets (every lift in turn, loads from 40 to 100 % 1RM, athletes of
+different strength, form faults on a third of them, seeds that no test uses), drawn under its
+own sensor, handling and timing, so rows differ by condition and not by luck. Rows arrive in
+50 ms drains by their stamps, as the station would read them; repeated stamps (a Bluetooth
+host's duplicate rows) are dropped first, as the recording reader does (SPEC section 3).
 
-    .venv/bin/python bench/accuracy.py [--sets 240] [--rate 1000]
+    .venv/bin/python bench/accuracy.py [--sets-per-condition 48] [--condition NAME ...]
+                                       [--true-stamps]
 
 Latency is the time from a rep's true end to the end of the drain whose analysis emitted it.
 """
@@ -14,45 +18,31 @@ from __future__ import annotations
 import argparse
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import msgspec
 import numpy as np
 
 from contract.lifts import LIFTS
+from contract.recording import Chunk
 from edge.analysis import AnalysisSettings, Rep, RepAnalysis
-from hardware.faults import EFFECTS
 from hardware.simulate import RepTruth, SimSpec, Simulation, simulate
+from hardware.world import CONDITIONS, RATE_BANDS_HZ, draw_spec
 
 SEED_BASE = 7_000_000  # tests use small seeds; this corpus uses none of them
 CHUNK_S = 0.05
 PATH_KEYS = ("height", "ap", "lateral", "velocity", "tilt")
+BANDS = {f"{low:.0f}-{high:.0f} Hz": (low, high) for low, high in RATE_BANDS_HZ}
 
 
-def corpus(count: int, rate_hz: float) -> list[SimSpec]:
-    rng = np.random.default_rng(SEED_BASE)
-    specs = []
-    for i in range(count):
-        one_rm = float(rng.uniform(80, 200))
-        faults: tuple[str, ...] = ()
-        if rng.random() < 1 / 3:
-            code = str(rng.choice(sorted(EFFECTS)))
-            faults = (f"{code}:{rng.uniform(0, 1):.2f}",)
-        fraction = float(rng.uniform(0.4, 1.0))
-        # No more reps than a lifter can do at this load (Epley): a set asked beyond failure
-        # would be grinding at a speed no accelerometer can tell from standing still.
-        possible = max(1, int(30 * (1 / fraction - 1)) + 1)
-        specs.append(
-            SimSpec(
-                lift=LIFTS[i % len(LIFTS)],
-                reps=min(int(rng.integers(3, 11)), possible),
-                load_kg=round(one_rm * fraction, 1),
-                one_rm_kg=one_rm,
-                seed=SEED_BASE + i,
-                rate_hz=rate_hz,
-                faults=faults,
-            )
-        )
-    return specs
+def corpus(condition: str, count: int) -> list[SimSpec]:
+    """The same seeds under every condition: every lift in turn."""
+    return [draw_spec(condition, SEED_BASE + i, LIFTS[i % len(LIFTS)]) for i in range(count)]
+
+
+def band(rate_hz: float) -> str:
+    return next(name for name, (low, high) in BANDS.items() if low <= rate_hz <= high)
 
 
 @dataclass
@@ -81,22 +71,37 @@ def match(measured: list[Rep], truth: list[RepTruth]) -> list[tuple[Rep, RepTrut
     return pairs
 
 
-def run(spec: SimSpec, tally: Tally, by_lift: dict[str, Tally]) -> tuple[int, float]:
+def as_read(recording: Chunk) -> Chunk:
+    """The rows a reader passes on: a repeated stamp is a duplicate row (SPEC section 3)."""
+    return recording[np.diff(recording.t, prepend=-np.inf) > 0]
+
+
+def drains(recording: Chunk, drain_s: float) -> Iterator[tuple[float, Chunk]]:
+    """The rows in each `drain_s` by their stamps, with the time the drain ends."""
+    edges = np.arange(0.0, recording.t[-1] + drain_s, drain_s) + drain_s
+    ends = np.searchsorted(recording.t, edges, side="right")
+    starts = np.concatenate([[0], ends[:-1]])
+    for edge, start, end in zip(edges, starts, ends, strict=True):
+        if end > start:
+            yield float(edge), recording[start:end]
+
+
+def run(spec: SimSpec, tallies: list[Tally]) -> tuple[int, float]:
     sim = simulate(spec)
+    recording = as_read(sim.recording)
     analysis = RepAnalysis(AnalysisSettings(lift=spec.lift, load_kg=spec.load_kg))
     reps: list[Rep] = []
     sent_at: dict[int, float] = {}
-    size = max(1, round(CHUNK_S * spec.rate_hz))
     started = time.perf_counter()
-    for chunk in sim.recording.split(size):
+    for drained_at, chunk in drains(recording, CHUNK_S):
         for event in analysis.feed(chunk):
             if isinstance(event, Rep):
-                sent_at[id(event)] = float(chunk.t[-1])
+                sent_at[id(event)] = drained_at
                 reps.append(event)
     analysis.finish()
     elapsed = time.perf_counter() - started
     pairs = match(reps, sim.truth.reps)
-    for t in (tally, by_lift[spec.lift]):
+    for t in tallies:
         t.sets += 1
         t.exact += len(reps) == len(sim.truth.reps) and len(pairs) == len(reps)
         t.truth_reps += len(sim.truth.reps)
@@ -114,15 +119,18 @@ def run(spec: SimSpec, tally: Tally, by_lift: dict[str, Tally]) -> tuple[int, fl
             t.latency_s.append(sent_at[id(rep)] - true.t_end)
             for key, rms in path_errors(rep, sim).items():
                 t.errors[f"path_{key}"].append(rms)
-    return len(sim.recording), elapsed
+    return len(recording), elapsed
 
 
 def path_errors(rep: Rep, sim: Simulation) -> dict[str, float]:
     """RMS error of the rep's path against the true motion at its own sample times. Tilt is
     compared as the change from the rep's start: the absolute angle carries the accelerometer's
-    zero-g offset (see tilt° above). The simulator's tilt is + right end down."""
+    zero-g offset (see tilt° above). The simulator's tilt is + right end down. Rows stamped on
+    arrival are compared at their stamps less the link's latency: the path's shape, not its
+    delay."""
     assert rep.path is not None
-    path, t = rep.path, rep.t_start + rep.path.t_s
+    delay_s = sim.truth.link.latency_s if sim.truth.link else 0.0
+    path, t = rep.path, rep.t_start + rep.path.t_s - delay_s
     position, velocity, _ = sim.kinematics(t)
     position -= position[0]
     true_tilt = -np.degrees(sim.plan.channels["tilt"].evaluate(t)[0])
@@ -141,8 +149,8 @@ def path_summary(name: str, t: Tally) -> str:
     cells = []
     for key in PATH_KEYS:
         rms = np.array(t.errors[f"path_{key}"]) * (1 if key == "tilt" else 100)
-        cells.append(f"{rms.mean():>8.2f}{np.percentile(rms, 95):>7.2f}")
-    return f"{name:<13}" + "".join(cells)
+        cells.append(f"{rms.mean():>8.2f}{np.percentile(rms, 95):>7.2f}" if rms.size else " " * 15)
+    return f"{name:<15}" + "".join(cells)
 
 
 def summary(name: str, t: Tally) -> str:
@@ -154,40 +162,65 @@ def summary(name: str, t: Tally) -> str:
 
     latency = np.array(t.latency_s) * 1000 if t.latency_s else np.array([np.nan])
     return (
-        f"{name:<13}{t.sets:>5}{100 * t.exact / max(t.sets, 1):>8.1f}{t.truth_reps:>6}{t.missed:>7}"
+        f"{name:<15}{t.sets:>5}{100 * t.exact / max(t.sets, 1):>8.1f}{t.truth_reps:>6}{t.missed:>7}"
         f"{t.ghosts:>7}{mae('mcv'):>9.4f}{bias('mcv'):>+9.4f}{mae('peak'):>8.3f}{bias('peak'):>+8.3f}"
         f"{mae('mpv'):>8.3f}{100 * mae('rom'):>8.2f}{mae('tilt'):>7.2f}{mae('hold'):>7.3f}"
         f"{np.percentile(latency, 50):>7.0f}{np.percentile(latency, 95):>7.0f}"
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", type=int, default=240)
-    parser.add_argument("--rate", type=float, default=1000.0, help="IMU rate, Hz")
-    args = parser.parse_args()
-    tally, by_lift = Tally(), defaultdict(Tally)
-    samples, seconds = 0, 0.0
-    for spec in corpus(args.sets, args.rate):
-        n, elapsed = run(spec, tally, by_lift)
-        samples += n
-        seconds += elapsed
-    print(f"corpus: {args.sets} sets at {args.rate:.0f} Hz, seeds {SEED_BASE}+")
+def table(title: str, rows: dict[str, Tally]) -> None:
     print(
-        f"{'lift':<13}{'sets':>5}{'exact%':>8}{'reps':>6}{'missed':>7}{'ghosts':>7}"
+        f"{title:<15}{'sets':>5}{'exact%':>8}{'reps':>6}{'missed':>7}{'ghosts':>7}"
         f"{'MCV MAE':>9}{'bias':>9}{'PV MAE':>8}{'bias':>8}{'MPV MAE':>8}{'ROM cm':>8}"
         f"{'tilt°':>7}{'hold s':>7}{'p50 ms':>7}{'p95 ms':>7}"
     )
-    for lift in LIFTS:
-        print(summary(lift, by_lift[lift]))
-    print(summary("all", tally))
+    for name, tally in rows.items():
+        print(summary(name, tally))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets-per-condition", type=int, default=48)
+    parser.add_argument(
+        "--condition",
+        action="append",
+        choices=list(CONDITIONS),
+        help="run only this condition (repeatable; default: all)",
+    )
+    parser.add_argument(
+        "--true-stamps",
+        action="store_true",
+        help="the same sets stamped when measured, not when a Bluetooth link delivered them",
+    )
+    args = parser.parse_args()
+    conditions = args.condition or list(CONDITIONS)
+    by_condition = {name: Tally() for name in conditions}
+    by_band = {name: Tally() for name in BANDS}
+    by_lift = {lift: Tally() for lift in LIFTS}
+    everything = Tally()
+    samples, seconds = 0, 0.0
+    for condition in conditions:
+        for drawn in corpus(condition, args.sets_per_condition):
+            spec = msgspec.structs.replace(drawn, timing="steady") if args.true_stamps else drawn
+            tallies = [by_condition[condition], by_band[band(spec.rate_hz)], by_lift[spec.lift]]
+            n, elapsed = run(spec, [*tallies, everything])
+            samples += n
+            seconds += elapsed
+    print(f"{args.sets_per_condition} sets per condition, seeds {SEED_BASE}+")
+    table("condition", {**by_condition, "all": everything})
+    print()
+    table("rate band", by_band)
+    print()
+    table("lift", by_lift)
+    print()
     print("path RMS per rep vs truth, mean and p95 (cm, cm/s for velocity, ° for tilt change)")
-    print(f"{'lift':<13}" + "".join(f"{key:>8}{'p95':>7}" for key in PATH_KEYS))
-    for lift in LIFTS:
-        print(path_summary(lift, by_lift[lift]))
-    print(path_summary("all", tally))
+    print(f"{'condition':<15}" + "".join(f"{key:>8}{'p95':>7}" for key in PATH_KEYS))
+    for name, tally in {**by_condition, "all": everything}.items():
+        print(path_summary(name, tally))
     print(f"throughput in the run above (50 ms drains): {samples / seconds:,.0f} samples/s")
-    print(throughput(corpus(24, args.rate)))
+    specs = [msgspec.structs.replace(spec, rate_hz=1000.0) for spec in corpus("baseline", 24)]
+    print(throughput(specs))
 
 
 def throughput(specs: list[SimSpec]) -> str:

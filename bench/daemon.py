@@ -1,7 +1,7 @@
 """The edge daemon's memory and CPU at 1 kHz on emulated chips, in real time, against a local
 Mosquitto (its health reports give the achieved sample rate). Read from /proc while it runs.
 
-    .venv/bin/python bench/daemon.py [--seconds 120]
+    .venv/bin/python bench/daemon.py [--seconds 120] [--drain-s 0.05]
 
 The daemon process is measured alone: the simulator feeding the emulated chips runs in a
 process of its own (edge/sources.py), shown apart. The emulated chips and the real drivers do
@@ -76,6 +76,7 @@ class HealthListener:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=120.0)
+    parser.add_argument("--drain-s", type=float, default=0.05, help="[sensor] drain_s")
     args = parser.parse_args()
     sets = min(50, int((WARM_UP_S + args.seconds) / SESSION_S_PER_SET) + 2)  # outlasts the run
     with tempfile.TemporaryDirectory() as state, LocalMosquitto() as broker:
@@ -89,6 +90,7 @@ def main() -> None:
             "BARBELL_SIM_SETS": str(sets),
             "BARBELL_SIM_REPS": "8",
             "BARBELL_MQTT_URL": broker.url,
+            "BARBELL_SENSOR_DRAIN_S": str(args.drain_s),
         }
         daemon = subprocess.Popen(
             [sys.executable, "-m", "barbell.cli", "edge", "--sensor", "emulated"],

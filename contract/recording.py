@@ -113,6 +113,7 @@ class RecordingReader:
         except OSError as exc:
             raise InputError(f"cannot read recording {self.path}: {exc.strerror}") from None
         self._line = 0
+        self.duplicates = 0  # rows dropped for repeating the previous row's stamp
         try:
             self.header, self._columns = self._read_header()
         except BaseException:
@@ -188,8 +189,11 @@ class RecordingReader:
                     position = _field_offset(raw, col) + 1
                     name = (IMU_COLUMNS + FORCE_COLUMNS)[j]
                     raise self._error(position, f"{name} {cell!r} is not a number") from None
+            if rows[n, 0] == last_t:
+                self.duplicates += 1  # a repeated stamp is the same row sent twice (SPEC)
+                continue
             if not rows[n, 0] > last_t:
-                raise self._error(1, f"t {rows[n, 0]!r} does not increase (previous {last_t!r})")
+                raise self._error(1, f"t {rows[n, 0]:g} goes back (previous {last_t:g})")
             last_t = rows[n, 0]
             n += 1
             if n == size:

@@ -12,7 +12,7 @@ from contract.config import MqttSettings, Section
 from contract.lifts import LIFTS, LiftOrAuto
 from contract.messages import Athlete
 from contract.topics import ID_PATTERN
-from edge.faults import Thresholds, thresholds_for
+from edge.analysis.faults import Thresholds, thresholds_for
 from hardware.icm42688 import ODR_CODES
 
 Id = Annotated[str, Meta(pattern=ID_PATTERN)]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from contract.messages import PathMessage, RepMessage, SetMessage
 from edge.analysis import Event, Rep, SetEnd
-from edge.path import RepPath
+from edge.analysis.path import RepPath
 
 # What a session sends: each rep, its path right after it, and each set when it ends.
 Outgoing = RepMessage | PathMessage | SetMessage

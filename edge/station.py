@@ -16,8 +16,8 @@ from contract.lifts import LiftOrAuto
 from contract.messages import Athlete, CommandMessage
 from contract.recording import Chunk
 from edge.analysis import AnalysisSettings, Event, RepAnalysis
+from edge.analysis.reference import Reference
 from edge.config import EdgeConfig
-from edge.reference import Reference
 from edge.session import Outgoing, Session, SessionInfo
 from edge.state_file import read_json, write_json
 from edge.tare import Tare

@@ -14,13 +14,16 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize
 
-from hardware.faults import SET_LEVEL, FaultSpec
+from hardware.faults import SET_LEVEL, FaultSpec, magnitude_of
+from hardware.handling import Handling, Hold, Support, settle
 from hardware.imu_model import G
-from hardware.lifts import LiftProfile
+from hardware.lifts import PLATE_RADIUS_M, LiftProfile
 from hardware.motion import BetaShape, Channel, Move, Wobble
 
 CHANNELS = ("x", "y", "z", "roll", "tilt", "yaw", "asymmetry")
-PLATE_RADIUS_M = 0.225  # a 45 cm plate: the bar rolls this far per radian
+HAND_HELD_LEAD_S = (0.1, 0.5)  # hand-held: the hands are on the bar as the recording starts
+HAND_HELD_BRACE_S = (0.2, 0.5)  # no still brace before the first rep
+HAND_HELD_GAP_S = (0.0, 0.3)  # the put-away starts right after the last rep
 FATIGUE_EXPONENT = 2.5  # velocity falls slowly at first and fast near failure
 VELOCITY_LOSS_LABEL = 0.20  # true loss against the set's best rep that labels velocity_loss
 GRINDING_LABEL = 1.3  # true MCV under this multiple of v1RM labels grinding
@@ -45,6 +48,7 @@ class RepPlan:
     eccentric_s: float
     hold_s: float  # lockout: after the concentric, or before the rep in eccentric-first lifts
     pause_s: float  # after the rep, at the bottom (concentric-first lifts only)
+    bottom_s: float  # inside the rep, at the bottom (eccentric-first lifts only)
     shape: BetaShape
     sticking: bool  # a heavy rep's two-peak concentric with a slow middle
     stall_s: float = 0.0  # hips shooting: a stall inside the concentric
@@ -77,6 +81,7 @@ class Plan:
     duration_s: float
     # The load on the bar from each time on: (t, kg), the first at 0; plates change in a rest.
     loads: list[tuple[float, float]]
+    holds: list[Hold] = field(default_factory=list)  # where handling may move the bar
 
     def load_at(self, t: np.ndarray) -> np.ndarray:
         """The load (kg, bar included) on the bar at each time."""
@@ -94,37 +99,127 @@ def plan_session(
     rest_s: float = 10.0,
     lead_in_s: float = 2.0,
     setup: bool = True,
+    handling: Handling | None = None,
 ) -> Plan:
     """One set per entry of `loads_kg` (kg, bar included): the load of each set."""
+    handling = handling or Handling()
+    profile = handling.profile(profile)
     channels = {name: Channel() for name in CHANNELS}
     channels["z"].start = profile.rest_height_m
     reps: list[PlannedRep] = []
     bounds: list[tuple[float, float]] = []
+    holds: list[Hold] = []
+    spans: list[tuple[float, float]] = []
     loads = [(0.0, loads_kg[0])]
     t, still_since = lead_in_s, 0.0
+    if handling.hand_held:  # the recording starts with the hands already on the bar
+        t = float(handling.rng.uniform(*HAND_HELD_LEAD_S))
+        holds.append(Hold(0.0, t, _resting(profile)))
     sets = len(loads_kg)
     for set_index, load_kg in enumerate(loads_kg):
+        span_start = t
         if setup:
             still_since = _set_up(channels, profile, rng, t)
-            t = still_since + float(rng.uniform(1.0, 2.0))  # brace before the first rep
+            holds.append(Hold(t, still_since, _carried(profile)))
+            brace_s = float(rng.uniform(1.0, 2.0))
+            t = _brace(channels, profile, handling, still_since, brace_s, holds)
         first = len(reps)
-        for plan in _rep_plans(profile, athlete, load_kg, reps_per_set, set_index, rng, faults):
+        plans = _rep_plans(profile, athlete, load_kg, reps_per_set, set_index, rng, faults)
+        for plan in plans:
+            plan.roll_rad += handling.roll_in_hands()
+            if handling.bottom_pause_s and not profile.concentric_first:
+                plan.bottom_s = handling.bottom_pause()
             if not profile.concentric_first and plan.rep_index > 0:
                 t = still_since + plan.hold_s  # the lockout is the pause at the top before it
+                holds.append(Hold(still_since, t, "held"))
             rep = _add_rep(channels, profile, plan, t)
             rep.lockout_hold_s = plan.hold_s if profile.concentric_first else t - still_since
+            _label_short_hold(rep)
+            holds.append(_hold_inside(profile, plan, rep))
             reps.append(rep)
             t = still_since = rep.t_end
             t += plan.pause_s
+            if plan.rep_index < len(plans) - 1 and plan.pause_s:
+                holds.append(Hold(rep.t_end, t, _support(channels, profile, rep.t_end)))
         bounds.append((reps[first].t_start, reps[-1].t_end))
-        t = reps[-1].t_end + float(rng.uniform(0.5, 1.5))
+        gap_s = float(rng.uniform(0.5, 1.5))
+        if handling.hand_held:  # the set ends with handling right after the last rep
+            gap_s = float(handling.rng.uniform(*HAND_HELD_GAP_S))
+        end = reps[-1].t_end
+        holds.append(Hold(end, end + gap_s, _support(channels, profile, end)))
+        t = end + gap_s
         if setup:
-            t = _put_away(channels, profile, rng, t)
+            put_away = _put_away(channels, profile, rng, t)
+            holds.append(Hold(t, put_away, _carried(profile)))
+            t = put_away
+        spans.append((span_start, t))
         if set_index < sets - 1:
             # Plates change early in the rest, so the bar rests loaded before the next set.
             loads.append((t + 0.3 * rest_s, loads_kg[set_index + 1]))
-        t += rest_s if set_index < sets - 1 else lead_in_s
-    return Plan(channels, reps, bounds, t, loads)
+            t += rest_s
+        elif handling.hand_held:  # and the recording stops while the hands are still on it
+            lead_out_s = float(handling.rng.uniform(*HAND_HELD_LEAD_S))
+            holds.append(Hold(t, t + lead_out_s, _resting(profile)))
+            t += lead_out_s
+        else:
+            t += lead_in_s
+    handling.disturb(channels, holds, spans)
+    return Plan(channels, reps, bounds, t, loads, holds)
+
+
+def _brace(
+    channels: dict[str, Channel],
+    profile: LiftProfile,
+    handling: Handling,
+    t0: float,
+    drawn_s: float,
+    holds: list[Hold],
+) -> float:
+    """After the set-up the bar settles and the lifter braces (hand-held: only for a moment);
+    returns when the first rep starts."""
+    support = _support(channels, profile, t0)
+    settled = t0
+    if handling.settle_m and support == "held":  # a bar on the floor has nothing to sink into
+        settled = settle(channels["z"], t0, handling.settle_m, handling.rng)
+    end = t0 + drawn_s
+    if handling.hand_held:
+        end = settled + float(handling.rng.uniform(*HAND_HELD_BRACE_S))
+    holds.append(Hold(t0, end, support))
+    return end
+
+
+def _hold_inside(profile: LiftProfile, plan: RepPlan, rep: PlannedRep) -> Hold:
+    """The pause inside a rep: the lockout hold, or an eccentric-first lift's bottom pause."""
+    if profile.concentric_first:
+        return Hold(rep.t_concentric_end, rep.t_concentric_end + plan.hold_s, "held")
+    return Hold(rep.t_start + plan.eccentric_s, rep.t_concentric_start, "held")
+
+
+def _support(channels: dict[str, Channel], profile: LiftProfile, t: float) -> Support:
+    """Held, or lying on the floor: a deadlift's bar between reps."""
+    on_floor = abs(channels["z"].value_at(t) - profile.rest_height_m) < 1e-6
+    return "on_floor" if profile.setup == "floor" and on_floor else "held"
+
+
+def _carried(profile: LiftProfile) -> Support:
+    """How the set-up and put-away move the bar: rolled along the thighs or the floor, or
+    carried (lifted from the floor or the hooks)."""
+    rolled = profile.setup == "roll_onto_hips" or (
+        profile.setup == "floor" and profile.concentric_first
+    )
+    return "on_floor" if rolled else "carried"
+
+
+def _resting(profile: LiftProfile) -> Support:
+    """Where the bar rests before its set-up and after its put-away."""
+    return "on_hooks" if profile.setup == "rack" else "on_floor"
+
+
+def _label_short_hold(rep: PlannedRep) -> None:
+    """A lockout held too briefly is a fault whether drawn or injected: label what happened."""
+    code = "no_lockout_hold"
+    if code not in rep.faults and rep.lockout_hold_s <= FaultSpec(code, 0.0).value():
+        rep.faults[code] = magnitude_of(code, rep.lockout_hold_s)
 
 
 def _rep_plans(
@@ -162,6 +257,9 @@ def _rep_plans(
                 pause_s=float(rng.uniform(*profile.bottom_pause_s))
                 if profile.concentric_first
                 else 0.0,
+                bottom_s=0.0
+                if profile.concentric_first
+                else float(np.mean(profile.bottom_pause_s)),
                 shape=BetaShape(a=2.0, b=2.6 - 0.6 * heavy),
                 sticking=fraction >= 0.85,
                 drift_ap_m=athlete.drift_ap_m * float(rng.normal(1.0, 0.1)),
@@ -249,7 +347,7 @@ def _add_rep(
         end = e0 + plan.eccentric_s
     else:
         e0 = t0
-        c0 = e0 + plan.eccentric_s + float(np.mean(profile.bottom_pause_s))
+        c0 = e0 + plan.eccentric_s + plan.bottom_s
         c1 = c0 + concentric_s
         end = c1
     _concentric(channels, plan, c0, concentric_s)

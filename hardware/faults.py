@@ -31,6 +31,12 @@ SET_LEVEL = frozenset({"velocity_loss", "grinding"})
 FIRST_FAULTY_REP = 2
 
 
+def magnitude_of(code: str, value: float) -> float:
+    """The magnitude (0 subtle to 1 obvious, clipped) of a fault whose effect measured `value`."""
+    _, subtle, obvious = EFFECTS[code]
+    return min(max((value - subtle) / (obvious - subtle), 0.0), 1.0)
+
+
 @dataclass(frozen=True)
 class FaultSpec:
     code: str

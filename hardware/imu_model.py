@@ -70,6 +70,12 @@ class ImuModel:
         )
 
 
+def random_direction(rng: np.random.Generator) -> np.ndarray:
+    """A unit vector, uniform over the sphere."""
+    vector = rng.normal(size=3)
+    return vector / np.linalg.norm(vector)
+
+
 def _quantise(values: np.ndarray, full_scale: float) -> np.ndarray:
     lsb = full_scale / FULL_SCALE_LSB
     # −32768 is the chip's marker for an invalid axis, so real readings stop one count short.

@@ -16,6 +16,7 @@ from contract.lifts import CONCENTRIC_FIRST
 from contract.lifts import VELOCITY_AT_1RM_MPS as V1RM
 
 Setup = Literal["rack", "floor", "roll_onto_hips"]
+PLATE_RADIUS_M = 0.225  # a 45 cm plate: the bar rolls this far per radian, and rests this high
 
 
 @dataclass(frozen=True)

@@ -76,12 +76,13 @@ class Wobble:
     duration: float
     amplitude: float
     frequency_hz: float
+    phase_rad: float = 0.0
 
     def evaluate(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         tau = np.clip((t - self.t0) / self.duration, 0.0, 1.0)
         w = 2 * np.pi * self.frequency_hz
         h = np.pi / self.duration  # window: sin²(πτ)
-        phase = w * (t - self.t0)
+        phase = w * (t - self.t0) + self.phase_rad
         win = np.sin(np.pi * tau) ** 2
         dwin = h * np.sin(2 * np.pi * tau)
         ddwin = 2 * h**2 * np.cos(2 * np.pi * tau)

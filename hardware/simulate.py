@@ -7,15 +7,18 @@ its truth is what actually happened, the oracle for every accuracy figure.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import msgspec
 import numpy as np
 
 from contract.errors import InputError
 from contract.recording import Chunk, Header
+from hardware.bluetooth import LinkTruth, deliver
 from hardware.choreography import CHANNELS, Athlete, Plan, PlannedRep, plan_session
 from hardware.faults import FaultSpec
-from hardware.imu_model import G, ImuModel
+from hardware.handling import Handling
+from hardware.imu_model import DEG, G, ImuModel, random_direction
 from hardware.lifts import PROFILES
 from hardware.motion import evaluate_all
 from hardware.sensor_events import SensorEvent, add_shocks, corrupt
@@ -45,6 +48,19 @@ class SimSpec(msgspec.Struct, kw_only=True, frozen=True):
     min_duration_s: float = 0.0  # pad the end with rest up to this length
     setup: bool = True  # unrack, walk out, roll onto the hips… before and after each set
     events: tuple[str, ...] = ()  # sensor faults `kind:t_s[:duration_s]`, see sensor_events.py
+    # The world's conditions (hardware/world.py, docs/simulator.md); the defaults are the
+    # datasheet sensor and a tidy lifter, and draw nothing, so seeds keep their recordings.
+    condition: str = ""  # the world condition this spec was drawn from: a label for binning
+    gyro_offset_dps: float | None = None  # |zero-rate offset|, random direction; None: datasheet
+    accel_offset_g: float | None = None  # |zero-g offset|, random direction; None: datasheet
+    top_hold_s: tuple[float, float] | None = None  # lockout holds drawn here; None: the lift's
+    bottom_pause_s: tuple[float, float] | None = None  # bottom pauses; 0: touch-and-go
+    sway_m: float = 0.0  # sway in holds and pauses, up to this per direction
+    settle_m: float = 0.0  # the bar sinks up to this after its set-up
+    hand_held: bool = False  # never still in the set: handling runs into and out of the reps
+    yaw_deg: float = 0.0  # slow turns of the bar's heading over a set, within ±this
+    roll_deg: float = 0.0  # extra roll of the bar in the hands during each rep, up to this
+    timing: Literal["steady", "bluetooth"] = "steady"  # bluetooth: rows stamped on arrival
 
 
 class RepTruth(msgspec.Struct, kw_only=True):
@@ -70,6 +86,14 @@ class RepTruth(msgspec.Struct, kw_only=True):
         self.clean = not self.faults
 
 
+class SensorTruth(msgspec.Struct, kw_only=True, frozen=True):
+    """The sensor's drawn errors, whether asked for or from the datasheet model."""
+
+    gyro_offset_dps: float  # magnitude of the zero-rate offset vector
+    accel_offset_g: float  # magnitude of the zero-g offset vector
+    mount_roll_deg: float
+
+
 class EventTruth(msgspec.Struct, frozen=True):
     kind: str
     t_start: float
@@ -81,6 +105,8 @@ class Truth(msgspec.Struct, kw_only=True):
     reps: list[RepTruth]
     sets: list[tuple[float, float]]
     events: list[EventTruth] = msgspec.field(default_factory=list)
+    sensor: SensorTruth | None = None
+    link: LinkTruth | None = None  # what a Bluetooth link did to the rows (timing="bluetooth")
 
 
 @dataclass
@@ -98,13 +124,12 @@ class Simulation:
 
 
 def simulate(spec: SimSpec) -> Simulation:
-    if spec.lift not in PROFILES:
-        raise InputError(f"unknown lift {spec.lift!r}; choose from {', '.join(PROFILES)}")
-    if spec.set_loads_kg and len(spec.set_loads_kg) != spec.sets:
-        raise InputError(f"{len(spec.set_loads_kg)} set loads for {spec.sets} sets: give one a set")
+    _check(spec)
     faults = tuple(FaultSpec.parse(text) for text in spec.faults)
     events = tuple(SensorEvent.parse(text) for text in spec.events)
     rng = np.random.default_rng(spec.seed)
+    # The world's conditions draw from their own stream, so a seed's other draws stay the same.
+    world_rng = np.random.default_rng([spec.seed, 1])
     profile = PROFILES[spec.lift]
     rom_m = float(rng.uniform(*profile.rom_m))
     drawn_scale = float(rng.normal(1.0, 0.06))  # drawn either way, so seeds keep their streams
@@ -123,15 +148,22 @@ def simulate(spec: SimSpec) -> Simulation:
         faults,
         spec.rest_s,
         setup=spec.setup,
+        handling=_handling(spec, world_rng),
     )
     plan.duration_s = max(plan.duration_s, spec.min_duration_s)
     t = _sample_times(plan.duration_s, spec, rng)
     mount_roll = float(rng.uniform(-np.pi, np.pi))
     specific_force, rate = _body_signals(plan, t, mount_roll)
     add_shocks(events, t, specific_force, rate)
-    accel, gyro = ImuModel(rng, spec.noise).read(t, specific_force, rate, spec.rate_hz)
+    imu = ImuModel(rng, spec.noise)
+    _set_offsets(imu, spec, world_rng)
+    accel, gyro = imu.read(t, specific_force, rate, spec.rate_hz)
     force = _load_cells(plan, t, spec, rng) if spec.force_sps else None
     present = corrupt(events, t, accel, gyro)
+    recording = Chunk(t, accel, gyro, force)[present]
+    link = None
+    if spec.timing == "bluetooth":
+        recording, link = deliver(recording, world_rng)
     header = Header(
         rate_hz=spec.rate_hz,
         lift=spec.lift,
@@ -145,8 +177,52 @@ def simulate(spec: SimSpec) -> Simulation:
         reps=[_rep_truth(plan, rep) for rep in plan.reps],
         sets=plan.sets,
         events=[EventTruth(e.kind, e.t_s, e.t_end_s) for e in events],
+        sensor=SensorTruth(
+            gyro_offset_dps=float(np.linalg.norm(imu.gyro_offset_radps) / DEG),
+            accel_offset_g=float(np.linalg.norm(imu.accel_offset_mps2) / G),
+            mount_roll_deg=float(np.degrees(mount_roll)),
+        ),
+        link=link,
     )
-    return Simulation(header, Chunk(t, accel, gyro, force)[present], truth, plan, mount_roll)
+    return Simulation(header, recording, truth, plan, mount_roll)
+
+
+def _check(spec: SimSpec) -> None:
+    """One clear error for a spec the simulator cannot honour."""
+    if spec.lift not in PROFILES:
+        raise InputError(f"unknown lift {spec.lift!r}; choose from {', '.join(PROFILES)}")
+    if spec.set_loads_kg and len(spec.set_loads_kg) != spec.sets:
+        raise InputError(f"{len(spec.set_loads_kg)} set loads for {spec.sets} sets: give one a set")
+    if spec.timing not in ("steady", "bluetooth"):
+        raise InputError(f"timing {spec.timing!r} must be steady or bluetooth")
+    for name in ("top_hold_s", "bottom_pause_s"):
+        span = getattr(spec, name)
+        if span is not None and not 0 <= span[0] <= span[1]:
+            raise InputError(f"{name} {span} must be (low, high) with 0 <= low <= high")
+    for name in ("gyro_offset_dps", "accel_offset_g", "sway_m", "settle_m", "yaw_deg", "roll_deg"):
+        if (getattr(spec, name) or 0.0) < 0:
+            raise InputError(f"{name} must not be negative")
+
+
+def _handling(spec: SimSpec, rng: np.random.Generator) -> Handling:
+    return Handling(
+        rng=rng,
+        top_hold_s=spec.top_hold_s,
+        bottom_pause_s=spec.bottom_pause_s,
+        sway_m=spec.sway_m,
+        settle_m=spec.settle_m,
+        hand_held=spec.hand_held,
+        yaw_rad=float(np.radians(spec.yaw_deg)),
+        roll_rad=float(np.radians(spec.roll_deg)),
+    )
+
+
+def _set_offsets(imu: ImuModel, spec: SimSpec, rng: np.random.Generator) -> None:
+    """Offsets of the asked magnitude in a random direction, in place of the datasheet's."""
+    if spec.gyro_offset_dps is not None:
+        imu.gyro_offset_radps = random_direction(rng) * spec.gyro_offset_dps * DEG
+    if spec.accel_offset_g is not None:
+        imu.accel_offset_mps2 = random_direction(rng) * spec.accel_offset_g * G
 
 
 def _sample_times(duration_s: float, spec: SimSpec, rng: np.random.Generator) -> np.ndarray:

@@ -31,7 +31,7 @@ from contract.messages import (
 )
 from contract.mqtt import connect, make_client
 from edge.analysis import AnalysisSettings, RepAnalysis
-from edge.faults import CODES as EDGE_CODES
+from edge.analysis.faults import CODES as EDGE_CODES
 from edge.session import Outgoing, Session, SessionInfo
 from hardware.simulate import SimSpec, simulate
 from server.alerting import Alerts

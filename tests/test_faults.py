@@ -11,9 +11,9 @@ from gpiozero.pins.mock import MockFactory
 
 from contract.messages import RepMessage, decode, encode
 from edge.analysis import AnalysisSettings, Cue, Event, Rep, RepAnalysis, SetEnd
+from edge.analysis.faults import thresholds_for
+from edge.analysis.reference import Reference
 from edge.cue import FormCue
-from edge.faults import thresholds_for
-from edge.reference import Reference
 from edge.session import Session, SessionInfo
 from hardware.simulate import SimSpec, simulate
 

@@ -74,7 +74,7 @@ def test_a_drifting_bar_path_shows_the_drift() -> None:
     sim = simulate(SimSpec(lift="deadlift", reps=3, seed=52, faults=("bar_drift:0.8",)))
     for rep, true in paired(reps_of(analyse(sim, "deadlift")), sim.truth.reps):
         assert rep.path is not None
-        assert np.ptp(rep.path.ap_m) == pytest.approx(true.drift_ap_m, rel=0.2)
+        assert np.ptp(rep.path.ap_m) == pytest.approx(true.drift_ap_m, abs=0.01)
         position = sim.kinematics(rep.t_start + rep.path.t_s)[0][:, 1]
         assert np.corrcoef(rep.path.ap_m, position)[0, 1] > 0.95
 
@@ -104,11 +104,13 @@ def test_each_rep_is_followed_by_its_path_in_the_sessions_time_base(
         assert (path.set_index, path.rep_index, path.athlete) == (0, rep.rep_index, "ana")
         assert path.t_start == rep.t_start  # recording seconds in replay, epoch live
         true = sim.truth.reps[rep.rep_index]
-        assert path.t_start - epoch_offset_s == pytest.approx(true.t_start, abs=0.1)
+        # A slow set-off from a still top is seen late by up to a tenth of a second or so.
+        assert path.t_start - epoch_offset_s == pytest.approx(true.t_start, abs=0.15)
         assert path.t_s[-1] == pytest.approx(rep.t_end - rep.t_start, abs=1e-4)
         lengths = {len(getattr(path, name)) for name in ("t_s", "height_m", "ap_m")}
         lengths |= {len(getattr(path, n)) for n in ("lateral_m", "tilt_deg", "velocity_mps")}
-        assert lengths == {round(50 * (rep.t_end - rep.t_start)) + 1}
+        assert len(lengths) == 1  # on the wire the times are rounded: a sample either way
+        assert abs(lengths.pop() - (50 * (rep.t_end - rep.t_start) + 1)) <= 1
         payload = encode(path)
         assert decode(payload) == path
         assert len(payload) < max_bytes / 10

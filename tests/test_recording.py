@@ -69,11 +69,20 @@ def test_streaming_reads_in_chunks(tmp_path: Path) -> None:
     assert max(sizes) == 1000 and sum(sizes) == len(sim.recording)
 
 
+def test_a_repeated_stamp_is_a_duplicate_row_and_is_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "dup.csv"
+    path.write_text("t,ax,ay,az,gx,gy,gz\n0,1,2,3,4,5,6\n0,1,2,3,4,5,6\n0.01,1,2,3,4,5,6\n")
+    with RecordingReader(path) as reader:
+        chunk = Chunk.concat(reader.chunks())
+        assert reader.duplicates == 1
+    assert chunk.t.tolist() == [0.0, 0.01]
+
+
 @pytest.mark.parametrize(
     "body, line, column, words",
     [
         ("t,ax,ay,az,gx,gy,gz\n0,1,2,x3,4,5,6\n", 2, 7, "az 'x3' is not a number"),
-        ("t,ax,ay,az,gx,gy,gz\n0,1,2,3,4,5,6\n0,1,2,3,4,5,6\n", 3, 1, "does not increase"),
+        ("t,ax,ay,az,gx,gy,gz\n1,1,2,3,4,5,6\n0,1,2,3,4,5,6\n", 3, 1, "t 0 goes back (previous 1)"),
         ("t,ax,ay,az,gx,gz\n", 1, 1, "lacks column(s) gy"),
         ("# format: barbell-recording/9\nt,ax\n", 1, 1, "is not barbell-recording/1"),
         ("t,ax,ay,az,gx,gy,gz\n0,1,2\n", 2, 6, "row has 3 fields"),

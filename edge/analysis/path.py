@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.track import PAP, PLAT, TILT, VZ, T, Z
+from edge.analysis.track import PAP, PLAT, TILT, VZ, T, Z
 
 MAX_SAMPLES = 2000  # contract.messages.Samples: a longer rep is sent at a lower rate
 

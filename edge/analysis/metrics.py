@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.orientation import G
-from edge.phases import Phase
-from edge.track import AZ, FL, FR, PAP, PLAT, TILT, VZ, T, Track, Z
+from edge.analysis.phases import Phase
+from edge.analysis.track import AZ, FL, FR, PAP, PLAT, TILT, VZ, T, Track, Z
+from edge.analysis.units import G
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from msgspec import Meta
 
 from contract.lifts import VELOCITY_AT_1RM_MPS as V1RM
 from contract.messages import Fault, Severity
-from edge.metrics import RepMetrics
-from edge.orientation import G
-from edge.reference import Reference
+from edge.analysis.metrics import RepMetrics
+from edge.analysis.reference import Reference
+from edge.analysis.units import G
 
 Positive = Annotated[float, Meta(gt=0)]
 
@@ -29,7 +29,7 @@ class Thresholds(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_field
 
     partial_lockout_frac: Annotated[float, Meta(gt=0, lt=1)] = 0.05  # ROM short of reference
     overextension_m: Positive = 0.02  # bar above the reference lockout
-    lockout_hold_s: Positive | None = 0.25  # shorter hold at the top (None: not judged)
+    lockout_hold_s: Positive | None = None  # shorter hold at the top (None: not judged)
     momentum_sharpness: Annotated[float, Meta(gt=1)] = 1.92  # see edge/metrics.py, sharpness
     hip_shoot_stall_s: Positive | None = None  # stall inside the pull (hinge lifts)
     bar_tilt_deg: Positive = 3.0  # change in tilt during the rep
@@ -41,12 +41,14 @@ class Thresholds(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_field
     v1rm_mps: Annotated[float, Meta(gt=0, lt=1.5)] = 0.25  # MCV of a 1RM rep for this lift
 
 
-# v1RM from contract.lifts; hinge lifts judge hips shooting; lowering a
-# deadlift fast is accepted technique, so its eccentric is not judged; the ROM of long lifts is
-# measured to a centimetre, so their overextension starts higher.
+# v1RM from contract.lifts; the hold at the top is the hip lifts' squeeze, and no fault
+# elsewhere (a squat or a bench may pause at the top or not: a config opts in); hinge lifts
+# judge hips shooting; lowering a deadlift fast is accepted technique, so its eccentric is not
+# judged; the ROM of long lifts is measured to a centimetre, so their overextension starts
+# higher.
 DEFAULTS: dict[str, Thresholds] = {
-    "hip_thrust": Thresholds(v1rm_mps=V1RM["hip_thrust"]),
-    "glute_bridge": Thresholds(v1rm_mps=V1RM["glute_bridge"]),
+    "hip_thrust": Thresholds(v1rm_mps=V1RM["hip_thrust"], lockout_hold_s=0.25),
+    "glute_bridge": Thresholds(v1rm_mps=V1RM["glute_bridge"], lockout_hold_s=0.25),
     "rdl": Thresholds(v1rm_mps=V1RM["rdl"], hip_shoot_stall_s=0.1, overextension_m=0.025),
     "deadlift": Thresholds(
         v1rm_mps=V1RM["deadlift"],

@@ -1,0 +1,113 @@
+"""When the bar is still: a statistical test on a short window, scaled to the noise it measures.
+
+As in foot-mounted navigation's zero-velocity detectors (SHOE, Skog et al. 2010), a window is still
+when its accelerometer and gyro spread about their own means are small against their noise:
+
+    T = var(a) / σa² + var(ω) / σω²  <  threshold
+
+Spread about the window's mean needs no gyro bias, so a cheap gyro's offset of several °/s cannot
+hide a rest, and no reference learned at one rest can shut out the next. σa and σω are not
+datasheet figures: they are the spread of the quietest windows seen lately (a low quantile over
+the last minute), so a hand-held bar's tremor sets its own floor, and the floor follows the bar.
+
+Still is not at rest: a bar moving at a steady speed is as still to the sensor as one lying on
+the hooks. The track decides rests from this and from the velocity.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+@dataclass(frozen=True)
+class StillnessSettings:
+    window_s: float = 0.2
+    threshold: float = 8.0  # noise alone gives T ≈ 2 (one per sensor)
+    floor_quantile: float = 0.1  # the floor is this quantile of the recent windows' spread
+    floor_history_s: float = 60.0
+    # Spread floors never go below these (quantisation, and an interpolated low-rate stream
+    # that is smoother than any sensor), nor is a window with more spread than the cap still.
+    least_accel_mps2: float = 0.004
+    least_gyro_radps: float = 0.0008
+    most_accel_mps2: float = 0.35
+    # Lying still, not held: spreads (standard deviations) no hand can keep under.
+    lying_accel_mps2: float = 0.05
+    lying_gyro_radps: float = 0.01
+
+
+@dataclass(frozen=True)
+class Still:
+    """Per cell: the window ending there is still (`quiet`), and lying still: as quiet as a bar
+    on a rack, the floor or the body, not held in the hands (`at_rest`); its mean gyro (rad/s,
+    n×3) and |a| (m/s²)."""
+
+    quiet: np.ndarray
+    at_rest: np.ndarray
+    gyro_mean_radps: np.ndarray
+    accel_norm_mps2: np.ndarray
+
+
+class Stillness:
+    def __init__(self, period_s: float, settings: StillnessSettings | None = None) -> None:
+        s = self.settings = settings or StillnessSettings()
+        self.window = max(3, round(s.window_s / period_s))
+        self._tail = np.empty((0, 6))  # the last window − 1 cells: accel, gyro
+        self._history: deque[tuple[float, float]] = deque(
+            maxlen=max(10, round(s.floor_history_s / s.window_s))
+        )
+        self.floor_accel_mps2 = s.least_accel_mps2 * 4
+        self.floor_gyro_radps = s.least_gyro_radps * 4
+
+    def reset(self) -> None:
+        """After a break in the stream: no window spans it."""
+        self._tail = np.empty((0, 6))
+
+    def update(self, first: int, accel_mps2: np.ndarray, gyro_radps: np.ndarray) -> Still:
+        """Cells with global indices first… of a run; windows reach back into earlier cells."""
+        n, w = len(accel_mps2), self.window
+        joined = np.concatenate([self._tail, np.column_stack([accel_mps2, gyro_radps])])
+        self._tail = joined[-(w - 1) :]
+        quiet = np.zeros(n, dtype=bool)
+        lying = np.zeros(n, dtype=bool)
+        gyro_mean = np.full((n, 3), np.nan)
+        norm = np.full(n, np.nan)
+        if len(joined) < w:
+            return Still(quiet, lying, gyro_mean, norm)
+        windows = sliding_window_view(joined, w, axis=0)[-n:]  # (m, 6, w), m ≤ n
+        m = len(windows)
+        spread_a = windows[:, :3].var(axis=2).sum(axis=1)
+        spread_g = windows[:, 3:].var(axis=2).sum(axis=1)
+        gyro_mean[-m:] = windows[:, 3:].mean(axis=2)
+        norm[-m:] = np.linalg.norm(windows[:, :3].mean(axis=2), axis=1)
+        index = first + np.arange(n)[-m:]  # global index of each window's last cell
+        lying[-m:] = (spread_a < self.settings.lying_accel_mps2**2) & (
+            spread_g < self.settings.lying_gyro_radps**2
+        )
+        # The floor moves only at window boundaries (by global index), so the decisions do not
+        # depend on how cells arrive.
+        cuts = np.flatnonzero((index + 1) % w == 0).tolist()
+        start = 0
+        for stop in cuts if cuts and cuts[-1] == m - 1 else [*cuts, m - 1]:
+            segment = slice(start, stop + 1)
+            statistic = (
+                spread_a[segment] / self.floor_accel_mps2**2
+                + spread_g[segment] / self.floor_gyro_radps**2
+            )
+            quiet[-m:][segment] = (statistic < self.settings.threshold) & (
+                spread_a[segment] < self.settings.most_accel_mps2**2
+            )
+            if stop in cuts:
+                self._learn_floor(float(spread_a[stop]), float(spread_g[stop]))
+            start = stop + 1
+        return Still(quiet, quiet & lying, gyro_mean, norm)
+
+    def _learn_floor(self, spread_a: float, spread_g: float) -> None:
+        s = self.settings
+        self._history.append((spread_a, spread_g))
+        low_a, low_g = np.quantile(np.array(self._history), s.floor_quantile, axis=0)
+        self.floor_accel_mps2 = max(float(np.sqrt(low_a)), s.least_accel_mps2)
+        self.floor_gyro_radps = max(float(np.sqrt(low_g)), s.least_gyro_radps)
