@@ -59,10 +59,6 @@ def replay_file(path: Path, lift: str | None = None) -> Replayed:
     return Replayed(ordered, analysis.diagnostics)
 
 
-def replay_messages(path: Path, lift: str | None = None) -> list[RepMessage | SetMessage]:
-    return replay_file(path, lift).messages
-
-
 def replay(path: Path, lift: str | None, as_json: bool) -> int:
     result = replay_file(path, lift)
     if not result.reps:  # a result the analysis cannot vouch for comes with its reason

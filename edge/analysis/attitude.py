@@ -83,20 +83,21 @@ class Attitude:
         their mean gyro."""
         if not self._started:
             self._start(accel_mps2[0], gyro_radps[0])
-        n = len(accel_mps2)
-        quaternions = np.empty((n, 4))
+        n, block = len(accel_mps2), self._block
+        quaternions, up = np.empty((n, 4)), np.empty((n, 3))
         # Each block ends where the global index reaches a multiple of the block length.
-        ends = [i + 1 for i in range(n) if (first + i + 1) % self._block == 0]
+        stops = list(range((-first) % block or block, n + 1, block))
         start = 0
-        for stop in ends if ends and ends[-1] == n else [*ends, n]:
+        for stop in stops if stops and stops[-1] == n else [*stops, n]:
             part = slice(start, stop)
             quaternions[part] = self._run(accel_mps2[part], gyro_radps[part])
-            self._gather(quaternions[part], accel_mps2[part], still[part], still_gyro_radps[part])
-            if stop in ends:
+            up[part] = _up(quaternions[part])
+            self._gather(up[part], accel_mps2[part], still[part], still_gyro_radps[part])
+            if (first + stop) % block == 0:
                 self._learn_bias()
             start = stop
         self._check_frame(accel_mps2, gyro_radps)
-        return _in_bar_frame(quaternions, accel_mps2)
+        return _in_bar_frame(quaternions, up, accel_mps2)
 
     @property
     def frame_problem(self) -> str | None:
@@ -152,16 +153,15 @@ class Attitude:
         return np.array(out).reshape(-1, 4)
 
     def _gather(
-        self, q: np.ndarray, accel: np.ndarray, still: np.ndarray, still_gyro: np.ndarray
+        self, up: np.ndarray, accel: np.ndarray, still: np.ndarray, still_gyro: np.ndarray
     ) -> None:
         norm = np.linalg.norm(accel, axis=1)
         level = np.abs(norm - G) < self.settings.level_share * G
         if level.any():
-            # Gravity's direction in the sensor frame (the rotation's third row) against the
-            # measured one: their cross product is the correction the AHRS applies.
-            gravity = _up(q[level])
+            # Gravity's direction in the sensor frame as the AHRS has it, against the measured
+            # one: their cross product is the correction the AHRS applies.
             measured = accel[level] / norm[level, None]
-            self._correction += np.cross(measured, gravity).sum(axis=0) * self.period_s
+            self._correction += np.cross(measured, up[level]).sum(axis=0) * self.period_s
         if still.any():
             self._still_sum += still_gyro[still].sum(axis=0)
             self._still_count += int(still.sum())
@@ -204,7 +204,7 @@ def level_quaternion(accel: np.ndarray) -> np.ndarray:
     return np.concatenate([[np.cos(half)], axis / sin * np.sin(half)])
 
 
-def _in_bar_frame(q: np.ndarray, accel: np.ndarray) -> Motion:
+def _in_bar_frame(q: np.ndarray, up: np.ndarray, accel: np.ndarray) -> Motion:
     """Rotate each reading to the earth frame; lateral follows the bar's own horizontal axis,
     ap is square to it (the heading is unknown and nothing needs it)."""
     earth = _rotate(q, accel)
@@ -217,7 +217,7 @@ def _in_bar_frame(q: np.ndarray, accel: np.ndarray) -> Motion:
     bar[:, 0] = earth[:, 2] - G
     bar[:, 1] = earth[:, 1] * lat_x - earth[:, 0] * lat_y
     bar[:, 2] = earth[:, 0] * lat_x + earth[:, 1] * lat_y
-    return Motion(bar, np.degrees(np.arcsin(np.clip(axis_z, -1.0, 1.0))), _up(q))
+    return Motion(bar, np.degrees(np.arcsin(np.clip(axis_z, -1.0, 1.0))), up)
 
 
 def _up(q: np.ndarray) -> np.ndarray:

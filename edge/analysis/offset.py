@@ -30,7 +30,6 @@ READINGS = 12
 REST_READING_S = 0.3  # a rest gives a reading each time it has lasted this long
 CYCLE_CUTOFF_HZ = 0.15
 CYCLE_HYSTERESIS_M = 0.04
-SAME_ATTITUDE_DEG = 10.0
 REST_TRUST_S = 20.0  # a reading at rest is a direct measurement: trusted this long
 TRUSTED_SPREAD_MPS2 = 0.02  # readings that agree this well are trusted too
 # How strongly the fit is pulled toward the median along the mean vertical, in readings' worth:
@@ -42,7 +41,7 @@ STRAY_MPS2 = 0.05  # a reading further than this (and 3 MADs) from the fit is le
 class Offset:
     def __init__(self, period_s: float) -> None:
         self.vector = np.zeros(3)  # m/s², sensor frame
-        self.spread = np.inf  # median absolute deviation of the readings alike, m/s²
+        self.spread = np.inf  # the readings' median distance from the fit, m/s²
         self._cells_since_rest = 2**31  # since the latest reading at rest
         self._rest_trust_cells = round(REST_TRUST_S / period_s)
         # Each with the vertical it was read along and whether it came from a rest.
@@ -51,7 +50,6 @@ class Offset:
         self._rest_up = np.zeros(3)  # Σ up over the rest's cells
         self._cycle_up: deque[np.ndarray] = deque(maxlen=2)  # Σ up over each stroke
         self._stroke_up = np.zeros(3)
-        self._cos_same = float(np.cos(np.radians(SAME_ATTITUDE_DEG)))
         self._rest_cells = max(1, round(REST_READING_S / period_s))
         self._rest_sum, self._rest_count, self._rest_lying = 0.0, 0, 0
         self._high_pass = HighPass(CYCLE_CUTOFF_HZ, period_s)
@@ -74,11 +72,6 @@ class Offset:
             self._rest_lying = 0
 
     @property
-    def value(self) -> float:
-        """The offset along the newest cell's vertical, m/s²."""
-        return float(self._up @ self.vector)
-
-    @property
     def triple(self) -> tuple[float, float, float]:
         """The offset vector as plain numbers, m/s² (sensor frame)."""
         x, y, z = (float(v) for v in self.vector)
@@ -90,8 +83,9 @@ class Offset:
 
     @property
     def trusted(self) -> bool:
-        """Good enough to integrate over a stroke: read at rest lately, in this attitude, or
-        from readings that agree (over a 1.5 s stroke 0.02 m/s² is 0.03 m/s)."""
+        """Good enough to integrate over a stroke: read at rest lately (the vector carries the
+        reading to other attitudes), or from readings that agree with the fit (over a 1.5 s
+        stroke 0.02 m/s² is 0.03 m/s)."""
         recent = self._cells_since_rest < self._rest_trust_cells
         return recent or self.spread <= TRUSTED_SPREAD_MPS2
 
@@ -99,8 +93,6 @@ class Offset:
         """Every cell: its raw vertical acceleration (m/s²) and the vertical in the sensor frame
         (unit vector); follows the high-passed motion for whole cycles."""
         self._cells_since_rest += 1
-        if float(up @ self._up) < self._cos_same:  # turned since: the rest's reading is stale
-            self._cells_since_rest = 2**31
         self._up = up
         self._stroke_up = self._stroke_up + up
         _, height = self._high_pass.update(a)

@@ -33,7 +33,7 @@ from edge.analysis.reference import Reference
 from edge.analysis.reps import RepAssembler, RepSettings
 from edge.analysis.screen import screen
 from edge.analysis.stillness import Stillness, StillnessSettings
-from edge.analysis.strokes import Boundary, StrokeFinder, StrokeSettings
+from edge.analysis.strokes import StrokeFinder, StrokeSettings
 from edge.analysis.timebase import Cells, Hole, Timebase, TimebaseSettings
 from edge.analysis.track import Track, TrackSettings
 from edge.analysis.weighing import Weighing
@@ -345,4 +345,4 @@ def _part(cells: Cells, start: int, stop: int) -> Cells:
     )
 
 
-__all__ = ["AnalysisSettings", "Boundary", "RepAnalysis"]
+__all__ = ["AnalysisSettings", "RepAnalysis"]

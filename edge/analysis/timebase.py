@@ -12,6 +12,7 @@ so the grid does not depend on how the samples were chunked, down to the last bi
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,9 +84,8 @@ class Timebase:
         rows = np.concatenate([self._kept, rows])
         out: list[Cells | Hole] = []
         cuts = np.flatnonzero(np.diff(rows[:, 0]) > self.settings.longest_hole_s)
-        for before, after in zip(
-            np.split(rows, cuts + 1)[:-1], np.split(rows, cuts + 1)[1:], strict=True
-        ):
+        runs = np.split(rows, cuts + 1)
+        for before, after in itertools.pairwise(runs):
             out += [self._cells(before), Hole(float(before[-1, 0]), float(after[0, 0]))]
             # Start again at the first cell that lies wholly after the hole.
             self._next = int(np.ceil((after[0, 0] - self._origin) / self.period_s - 1e-9))
