@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from contract.lifts import LIFTS
 from contract.recording import Chunk
 from edge.analysis import AnalysisSettings, Event, Rep, RepAnalysis, SensorIssue, SetEnd
+from edge.analysis.stillness import Stillness
 from edge.analysis.units import G
 from hardware.simulate import RepTruth, SimSpec, Simulation, simulate
 from hardware.world import CONDITIONS, draw_spec
@@ -178,7 +179,9 @@ def test_auto_finds_which_way_the_reps_go(lift: str) -> None:
     for rep, true in paired(reps, sim.truth.reps):  # each rep's own up and down, in order
         assert rep.t_start == pytest.approx(true.t_start, abs=0.1)
         assert rep.t_concentric_start == pytest.approx(true.t_concentric_start, abs=0.1)
-        assert rep.t_end == pytest.approx(true.t_end, abs=0.1)
+        # A descent that settles onto the body ends once it is slower than a hold (5 cm/s),
+        # 0.1 to 0.15 s before the bar is quite still: still a tenth of the rep's length.
+        assert rep.t_end == pytest.approx(true.t_end, abs=0.15)
 
 
 def test_velocity_loss_is_against_the_sets_best_rep() -> None:
@@ -222,6 +225,23 @@ def test_a_cheap_gyros_offset_is_learned_without_a_rest() -> None:
         learned = np.linalg.norm(analysis.diagnostics.gyro_offset_dps)
         assert learned == pytest.approx(sim.truth.sensor.gyro_offset_dps, abs=0.5)
         assert analysis.diagnostics.frame_problem is None
+
+
+def test_a_smooth_steady_acceleration_is_not_a_pause() -> None:
+    """A 30 Hz Bluetooth IMU, interpolated onto the grid, lowers a bar at a steady 1.5 m/s² as
+    smoothly as it rests: only |a| against gravity tells them apart."""
+    period = 0.01
+    rng = np.random.default_rng(5)
+    t = np.arange(0.0, 6.0, period)
+    lowering = (t >= 3.0) & (t < 3.6)
+    vertical = G - 1.5 * lowering + rng.normal(0, 0.003, len(t))
+    accel = np.column_stack([np.zeros(len(t)), 0.4 * np.ones(len(t)), vertical])  # a tilt
+    gyro = np.full((len(t), 3), np.radians(8.0)) + rng.normal(0, 0.0005, (len(t), 3))
+    still = Stillness(period).update(0, accel, gyro)
+    settled = lowering & (t >= 3.25)  # once the window lies wholly in it
+    assert not still.quiet[settled].any()
+    assert still.quiet[(t > 1.0) & (t < 3.0)].all()
+    assert still.quiet[t > 4.5].all()  # the reference follows the latest calm windows back
 
 
 def test_a_gyro_that_turns_the_wrong_way_is_reported() -> None:

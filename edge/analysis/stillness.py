@@ -10,6 +10,13 @@ hide a rest, and no reference learned at one rest can shut out the next. σa and
 datasheet figures: they are the spread of the quietest windows seen lately (a low quantile over
 the last minute), so a hand-held bar's tremor sets its own floor, and the floor follows the bar.
 
+Spread alone cannot tell a pause from a steady acceleration, which a low-rate or smoothed stream
+(a Bluetooth IMU at 30 Hz) makes as smooth as a rest: a deadlift lowered at 1.5 m/s² read as
+still, and the rests it gave swallowed the reps. A still bar reads gravity alone, so a calm window
+must also read |a| within `gravity_band_mps2` of the latest calm windows (SHOE's own second term,
+against a reference that follows the bar: an accelerometer's offsets make |g| read differently as
+the bar turns, so the reference is the median of only the last few calm windows).
+
 Still is not at rest: a bar moving at a steady speed is as still to the sensor as one lying on
 the hooks. The track decides rests from this and from the velocity.
 """
@@ -37,6 +44,10 @@ class StillnessSettings:
     # Lying still, not held: spreads (standard deviations) no hand can keep under.
     lying_accel_mps2: float = 0.05
     lying_gyro_radps: float = 0.01
+    # |a| further than this from the median of the last `calm_windows` calm windows is a steady
+    # acceleration, not a pause.
+    gravity_band_mps2: float = 0.4
+    calm_windows: int = 5
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,8 @@ class Stillness:
         )
         self.floor_accel_mps2 = s.least_accel_mps2 * 4
         self.floor_gyro_radps = s.least_gyro_radps * 4
+        self._calm_norms: deque[float] = deque(maxlen=s.calm_windows)
+        self.gravity_mps2: float | None = None  # |a| of a still bar lately; None until seen
 
     def reset(self) -> None:
         """After a break in the stream: no window spans it."""
@@ -97,13 +110,25 @@ class Stillness:
                 spread_a[segment] / self.floor_accel_mps2**2
                 + spread_g[segment] / self.floor_gyro_radps**2
             )
-            quiet[-m:][segment] = (statistic < self.settings.threshold) & (
+            calm = (statistic < self.settings.threshold) & (
                 spread_a[segment] < self.settings.most_accel_mps2**2
             )
+            reads = norm[-m:][segment]
+            if self.gravity_mps2 is None:
+                quiet[-m:][segment] = calm
+            else:
+                off_gravity = np.abs(reads - self.gravity_mps2)
+                quiet[-m:][segment] = calm & (off_gravity < self.settings.gravity_band_mps2)
             if stop in cuts:
                 self._learn_floor(float(spread_a[stop]), float(spread_g[stop]))
+                if calm[-1]:  # calm, not quiet: the reference never shuts itself out
+                    self._learn_gravity(float(reads[-1]))
             start = stop + 1
         return Still(quiet, quiet & lying, gyro_mean, norm)
+
+    def _learn_gravity(self, norm: float) -> None:
+        self._calm_norms.append(norm)
+        self.gravity_mps2 = float(np.median(self._calm_norms))
 
     def _learn_floor(self, spread_a: float, spread_g: float) -> None:
         s = self.settings
