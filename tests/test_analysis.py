@@ -295,6 +295,23 @@ def test_a_short_hole_is_bridged_and_loses_no_rep() -> None:
     assert len(reps_of(events)) == 5
 
 
+@pytest.mark.parametrize("seed", [60, 61])
+def test_a_rep_held_back_at_a_stall_is_kept_when_the_link_drops(seed: int) -> None:
+    """Hips shoot in an RDL's second rep and the radio is gone for 0.8 s from the stall: the
+    rep waiting for the rest of its concentric is reported as it was, not lost (nor crashed on:
+    the analysis keeps no cells across a hole)."""
+    spec = {"lift": "rdl", "reps": 4, "seed": seed, "faults": ("hip_shoot:1@2",)}
+    stalled = simulate(SimSpec(**spec)).truth.reps[1]
+    stall = (stalled.t_concentric_start + stalled.t_concentric_end) / 2
+    sim = simulate(SimSpec(**spec, events=(f"gone:{stall:.2f}:0.8",)))
+    events = analyse(sim, "rdl")
+    assert [e.kind for e in events if isinstance(e, SensorIssue)] == ["gap"]
+    reps = reps_of(events)
+    assert len(reps) == 4
+    assert reps[1].t_concentric_start < stalled.t_concentric_end
+    assert reps[1].t_concentric_end > stalled.t_concentric_start
+
+
 def test_repeated_stamps_are_dropped_and_counted() -> None:
     sim = simulate(SimSpec(lift="deadlift", reps=3, seed=44))
     rec = sim.recording

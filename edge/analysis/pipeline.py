@@ -188,16 +188,18 @@ class RepAnalysis:
         return events
 
     def _break(self, index: int) -> list[Event]:
-        """Bad data or a hole: nothing is measured across it."""
+        """Bad data or a hole: nothing is measured across it. A rep held back is measured now,
+        while its cells are kept (the track starts afresh after a hole)."""
         for stroke in self._strokes.cut(index - 1):
             self.diagnostics.stroke(stroke)
-        self._reps.interrupt()
+        held = self._reps.interrupt()
+        events = self._rep(*held) if held is not None else []
         self._cued = set()
         self._attitude.restart()
         self._stillness.reset()
         self._weighing.restart()
         self._last_stop_t = None
-        return []
+        return events
 
     def _phase(self, phase: Phase) -> list[Event]:
         # The pause before each phase, by its first cell (a joined phase keeps its first):

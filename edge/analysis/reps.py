@@ -52,9 +52,11 @@ class RepAssembler:
         self._pending = self._stalled = None
         self.first_direction = self._fixed
 
-    def interrupt(self) -> None:
-        """Handling or bad data came between: no rep may span it (one held back stands)."""
-        self._pending = None
+    def interrupt(self) -> tuple[Phase, Phase] | None:
+        """Handling, bad data or a hole came between: no rep may span it. A rep held back for
+        the rest of its return cannot get it across: it is the rep it was, returned."""
+        stalled, self._pending, self._stalled = self._stalled, None, None
+        return stalled
 
     def expire(self, now_s: float) -> tuple[Phase, Phase] | None:
         """A first phase that ended more than `forget_after_s` before now can no longer be
