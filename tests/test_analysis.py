@@ -17,6 +17,8 @@ from contract.lifts import LIFTS
 from contract.recording import Chunk
 from edge.analysis import AnalysisSettings, Event, Rep, RepAnalysis, SensorIssue, SetEnd
 from edge.analysis.stillness import Stillness
+from edge.analysis.strokes import Boundary, Stroke
+from edge.analysis.track import Track
 from edge.analysis.units import G
 from hardware.simulate import RepTruth, SimSpec, Simulation, simulate
 from hardware.world import CONDITIONS, draw_spec
@@ -310,6 +312,26 @@ def test_a_rep_held_back_at_a_stall_is_kept_when_the_link_drops(seed: int) -> No
     assert len(reps) == 4
     assert reps[1].t_concentric_start < stalled.t_concentric_end
     assert reps[1].t_concentric_end > stalled.t_concentric_start
+
+
+def test_a_stroke_the_bar_did_not_make_is_measured_without_a_crash() -> None:
+    """The high-passed motion can call a stroke down where the bar's own integral rose (set-up
+    motion that turned the bar, in a randomized world with holes): it measures as no travel."""
+    period, n = 0.01, 40
+    t = np.arange(n) * period
+    vertical = np.zeros(n)
+    # Up to 8 cm/s and back to rest, 1.0005 cm up: past the 1 cm band only at the last cell.
+    vertical[1:5], vertical[5:25] = 2.14, -2.14 / 5
+    track = Track(period)
+    track.append(
+        0, t, np.column_stack([vertical, np.zeros((n, 2))]), np.zeros(n),
+        np.tile([0.0, 0.0, 1.0], (n, 1)), np.zeros((n, 2)), np.zeros(n, dtype=bool),
+        np.zeros(n, dtype=bool),
+    )  # fmt: skip
+    down = Stroke(-1, 0, 24, Boundary.REST, Boundary.REST, -0.05, 30, (0.0, 0.0, 0.0))
+    phase = track.measure(down)
+    assert phase.start <= phase.stop <= 24
+    assert phase.travel_m * phase.direction <= 0
 
 
 def test_repeated_stamps_are_dropped_and_counted() -> None:

@@ -314,9 +314,11 @@ def _moving(v: np.ndarray, z: np.ndarray, direction: int, s: TrackSettings) -> t
         return 0, n - 1
     before = np.flatnonzero(stopped[: left[0] + 1])
     after = np.flatnonzero(stopped[entered[-1] :])
-    first = int(before[-1]) + 1 if before.size else 0
+    # A stroke whose integral never went its way (set-up motion that turned the bar) has
+    # every cell stopped: its first cell is then the last one.
+    first = min(int(before[-1]) + 1 if before.size else 0, n - 1)
     last = int(entered[-1] + after[0]) - 1 if after.size else n - 1
-    return min(first, n - 1), max(last, first)
+    return first, max(last, first)
 
 
 def _zero_time(t: np.ndarray, v: np.ndarray, i: int, step: int) -> float:
