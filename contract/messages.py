@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from contract.faults import FaultCode
 from contract.lifts import LiftOrAuto
 from contract.topics import ID_PATTERN
 
@@ -20,14 +21,18 @@ Metres = Annotated[float, Meta(ge=0, le=5)]
 Speed = Annotated[float, Meta(ge=-20, le=20)]
 Index = Annotated[int, Meta(ge=0, le=1_000_000)]
 Severity = Literal["info", "warn", "critical"]
-# A person's name as a coach types it. Not a control character nor a backslash: InfluxDB 1.x
-# cannot give either back from a tag, so advice and alerts would lose the athlete.
-# (`\Z`, not `$`, which would let a final newline through.)
-Athlete = Annotated[str, Meta(max_length=100, pattern=r"^[^\x00-\x1f\x7f\\]*\Z")]
+# Text bound for InfluxDB: no control character nor backslash. InfluxDB 1.x cannot give either
+# back from a tag, and in a line of protocol they are what a forged line is made of (a newline
+# and an escaped quote). (`\Z`, not `$`, which would let a final newline through.)
+PLAIN = r"^[^\x00-\x1f\x7f\\]*\Z"
+# A person's name as a coach types it.
+Athlete = Annotated[str, Meta(max_length=100, pattern=PLAIN)]
+MsgId = Annotated[str, Meta(min_length=1, max_length=200, pattern=PLAIN)]
+Words = Annotated[str, Meta(max_length=1000, pattern=PLAIN)]  # a sentence for a person
 
 
 class Fault(msgspec.Struct, frozen=True):
-    code: str
+    code: FaultCode
     severity: Severity
     value: float
     threshold: float
@@ -40,10 +45,10 @@ class SetContext(msgspec.Struct, tag_field="schema"):
     (Not kw_only, so these fields lead the subclasses' kw_only ones in every payload.)
     """
 
-    msg_id: Annotated[str, Meta(min_length=1, max_length=200)]
+    msg_id: MsgId
     gym: Id
     station: Id
-    session_id: Annotated[str, Meta(min_length=1, max_length=100)]
+    session_id: Annotated[str, Meta(min_length=1, max_length=100, pattern=PLAIN)]
     lift: LiftOrAuto
     set_index: Index
     athlete: Athlete = ""
@@ -72,10 +77,10 @@ class RepMessage(SetContext, kw_only=True, tag="barbell.rep/1"):
     peak_power_w: float | None = None
     velocity_loss_pct: float | None = None
     faults: list[Fault] = msgspec.field(default_factory=list)
-    unjudged: list[str] = msgspec.field(default_factory=list)  # rules with no reference yet
+    unjudged: list[FaultCode] = msgspec.field(default_factory=list)  # rules with no reference yet
     # Per fault code of this rep, how many reps in a row of this set have had it (this one
     # included): set context computed at the edge, so any server process can alert on a streak.
-    fault_streaks: dict[str, Annotated[int, Meta(ge=1)]] = msgspec.field(default_factory=dict)
+    fault_streaks: dict[FaultCode, Annotated[int, Meta(ge=1)]] = msgspec.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.t_start <= self.t_concentric_start <= self.t_concentric_end <= self.t_end:
@@ -123,7 +128,7 @@ class SetMessage(SetContext, kw_only=True, tag="barbell.set/1"):
     best_mean_velocity_mps: Speed | None = None
     last_mean_velocity_mps: Speed | None = None
     velocity_loss_pct: float | None = None
-    fault_counts: dict[str, int] = msgspec.field(default_factory=dict)
+    fault_counts: dict[FaultCode, Annotated[int, Meta(ge=1)]] = msgspec.field(default_factory=dict)
 
 
 class HealthMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbell.health/1"):
@@ -136,7 +141,7 @@ class HealthMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbe
     dropped_samples: int | None = None  # lost to gaps in the period
     outbox_depth: int | None = None  # messages waiting for the broker
     cpu_temp_c: float | None = None  # where the board tells
-    sensor_error: str | None = None  # a fault the sensor reported, in words
+    sensor_error: Words | None = None  # a fault the sensor reported, in words
 
 
 class CommandMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbell.cmd/1"):
@@ -191,7 +196,7 @@ class StatusMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbe
     (gym and station were added after the first stations: the topic names them too.)"""
 
     state: Literal["online", "offline"]
-    version: str
+    version: Annotated[str, Meta(max_length=100, pattern=PLAIN)]
     since: float
     gym: Id | None = None
     station: Id | None = None
@@ -201,11 +206,11 @@ class AlertMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbel
     """From the server on `…/alert` when a coach should look: form breaking down, a station
     gone quiet, a sensor fault. `rep_ref` is the msg_id of the rep that raised it, if one did."""
 
-    rule: Annotated[str, Meta(min_length=1, max_length=100)]
+    rule: Annotated[str, Meta(min_length=1, max_length=100, pattern=PLAIN)]
     severity: Severity
     athlete: Athlete
-    message: str
-    rep_ref: str | None = None
+    message: Words
+    rep_ref: MsgId | None = None
     gym: Id
     station: Id
     lift: LiftOrAuto | None = None
@@ -227,7 +232,7 @@ class AdviceMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbe
     v1rm_mps: float | None = None
     step_kg: float  # the plate step the advice moves in
     held_back: bool = False  # form faults last session: the load is not raised
-    reason: str  # in words, for the coach
+    reason: Words  # for the coach
 
 
 class DeadLetter(msgspec.Struct, kw_only=True, omit_defaults=True):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contract.faults import FaultCode
 from contract.messages import PathMessage, RepMessage, SetMessage
 from edge.analysis import Event, Rep, SetEnd
 from edge.analysis.path import RepPath
@@ -51,7 +52,7 @@ class _SentSoFar:
 class Session:
     def __init__(self, info: SessionInfo) -> None:
         self.info = info
-        self._streaks: dict[str, int] = {}  # fault code → reps in a row with it, this set
+        self._streaks: dict[FaultCode, int] = {}  # fault code → reps in a row with it, this set
         self._streak_set = -1
         self._open: _SentSoFar | None = None  # of the set whose reps are being sent
 
@@ -85,7 +86,7 @@ class Session:
             "load_kg": load_kg,
         }
 
-    def _fault_streaks(self, rep: Rep) -> dict[str, int]:
+    def _fault_streaks(self, rep: Rep) -> dict[FaultCode, int]:
         if rep.set_index != self._streak_set:
             self._streaks, self._streak_set = {}, rep.set_index
         codes = {fault.code for fault in rep.faults}

@@ -19,6 +19,7 @@ from barbell.services import LocalInfluxDB, LocalMosquitto, free_port
 from contract import topics
 from contract.config import MqttSettings, load
 from contract.errors import ConfigError
+from contract.faults import FAULT_CODES
 from contract.lifts import VELOCITY_AT_1RM_MPS
 from contract.messages import (
     AlertMessage,
@@ -33,6 +34,7 @@ from contract.mqtt import connect, make_client
 from edge.analysis import AnalysisSettings, RepAnalysis
 from edge.analysis.faults import CODES as EDGE_CODES
 from edge.session import Outgoing, Session, SessionInfo
+from hardware.faults import EFFECTS
 from hardware.simulate import SimSpec, simulate
 from server.alerting import Alerts
 from server.alerts import (
@@ -193,8 +195,10 @@ def test_a_station_offline_and_a_sensor_fault_name_the_station() -> None:
     assert rules.evaluate(HealthMessage(gym="g2", station="bar7", t=99.0), where) == []
 
 
-def test_every_fault_code_the_edge_judges_has_words_for_a_coach() -> None:
-    assert set(CODES) == set(EDGE_CODES)
+def test_every_fault_code_the_contract_allows_is_judged_injected_and_worded() -> None:
+    """The contract's codes are the only ones a message may carry: the edge judges each, the
+    simulator can inject each, and each has words for a coach."""
+    assert set(FAULT_CODES) == set(EDGE_CODES) == set(EFFECTS) == set(CODES)
 
 
 # Settings

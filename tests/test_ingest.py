@@ -85,6 +85,45 @@ def test_bad_payloads_are_dead_lettered_and_good_ones_stored(
         client.loop_stop()
 
 
+# What a station's own login can publish on its own topic to try to write into another gym's
+# data: a line of line protocol after a newline, behind a tag that closes its own quoting.
+FORGED_LINE = "rep,gym=g2,station=bar9,athlete=victim,lift=squat rom_m=9 1700000000000000000"
+FORGERIES = {
+    "fault code": {
+        "faults": [{"code": 'x\\ y\\="', "severity": "warn", "value": 1, "threshold": 0}]
+    },
+    "msg_id": {"msg_id": f"m\n{FORGED_LINE}"},
+    "session_id": {"session_id": f'"\n{FORGED_LINE}\nevil x=1'},
+    "streak key": {"fault_streaks": {"evil x=1\n": 1}},
+    "unjudged": {"unjudged": ["evil"]},
+}
+
+
+def test_a_station_cannot_write_points_for_another_gym(
+    ingest: Ingest, mosquitto: LocalMosquitto, influxdb: LocalInfluxDB
+) -> None:
+    """Each forgery is refused whole (a dead letter), and the letter kept in InfluxDB is one
+    dead_letter point: no rep for g2, no new measurement."""
+    station, own_topic = _client(mosquitto, "t-forger"), topics.topic("g1", "fz", "rep")
+    for i, change in enumerate([*FORGERIES.values(), {}]):  # and an honest rep last
+        payload = json.dumps({**json.loads(_rep(i)), "station": "fz", **change})
+        station.publish(own_topic, payload, qos=1).wait_for_publish(5)
+    wait_for(lambda: ingest.stored == 1, what="the honest rep stored")
+    wait_for(
+        lambda: len(rows(influxdb, 'SELECT * FROM "dead_letter"')) == len(FORGERIES),
+        what="a dead letter per forgery",
+    )
+    measurements = rows(influxdb, "SHOW MEASUREMENTS")
+    assert {m["name"] for m in measurements} == {"rep", "dead_letter"}
+    assert rows(influxdb, """SELECT * FROM "rep" WHERE "gym" = 'g2'""") == []
+    [honest] = rows(influxdb, 'SELECT * FROM "rep" GROUP BY *')
+    assert (honest["station"], honest["msg_id"]) == ("fz", f"m{len(FORGERIES)}")
+    kept = rows(influxdb, 'SELECT * FROM "dead_letter" GROUP BY *')
+    assert {(k["gym"], k["station"]) for k in kept} == {("g1", "fz")}
+    station.disconnect()
+    station.loop_stop()
+
+
 def test_a_retained_status_handed_over_again_on_subscribing_is_not_a_new_event(
     ingest: Ingest, mosquitto: LocalMosquitto, influxdb: LocalInfluxDB
 ) -> None:

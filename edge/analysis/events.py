@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from contract.faults import FaultCode
 from contract.messages import Fault
 from edge.analysis.metrics import RepMetrics
 from edge.analysis.path import RepPath
@@ -15,7 +16,7 @@ class Rep(RepMetrics):
     rep_index: int = 0
     velocity_loss_pct: float = 0.0  # against the set's best rep so far
     faults: tuple[Fault, ...] = ()
-    unjudged: tuple[str, ...] = ()  # rules with no reference yet
+    unjudged: tuple[FaultCode, ...] = ()  # rules with no reference yet
     path: RepPath | None = field(default=None, compare=False, repr=False)
 
 
@@ -28,7 +29,7 @@ class SetEnd:
     best_mean_velocity_mps: float
     last_mean_velocity_mps: float
     velocity_loss_pct: float
-    fault_counts: dict[str, int]
+    fault_counts: dict[FaultCode, int]
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from contract.faults import FaultCode
 from contract.lifts import VELOCITY_AT_1RM_MPS as V1RM
 from contract.messages import Fault, Severity
 from edge.analysis.metrics import RepMetrics
@@ -64,7 +65,7 @@ AUTO = Thresholds()
 
 @dataclass(frozen=True)
 class Rule:
-    code: str
+    code: FaultCode
     measure: Callable[[RepMetrics, float, Reference, Thresholds], float | None]
     threshold: Callable[[Thresholds], float | None]
     worse: Literal["above", "below"]
@@ -184,7 +185,7 @@ CONCENTRIC_CODES = frozenset(
 @dataclass(frozen=True)
 class Judgement:
     faults: tuple[Fault, ...]
-    unjudged: tuple[str, ...]  # rules that had no reference yet
+    unjudged: tuple[FaultCode, ...]  # rules that had no reference yet
 
 
 def judge(
