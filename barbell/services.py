@@ -231,9 +231,11 @@ class LocalInfluxDB(_Daemon):
 
     name = "influxd"
 
-    def __init__(self, database: str = "barbell") -> None:
+    def __init__(self, database: str = "barbell", max_body_bytes: int = 25_000_000) -> None:
+        """`max_body_bytes`: the largest write request it takes (InfluxDB's default)."""
         super().__init__()
         self.database = database
+        self.max_body_bytes = max_body_bytes
 
     @property
     def url(self) -> str:
@@ -249,6 +251,7 @@ class LocalInfluxDB(_Daemon):
             f'[data]\n  dir = "{self.dir}/data"\n  wal-dir = "{self.dir}/wal"\n'
             "  query-log-enabled = false\n"
             f'[http]\n  bind-address = "127.0.0.1:{self.port}"\n  log-enabled = false\n'
+            f"  max-body-size = {self.max_body_bytes}\n"
             "[monitor]\n  store-enabled = false\n"
             "[subscriber]\n  enabled = false\n"
             "[continuous_queries]\n  enabled = false\n"

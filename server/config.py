@@ -35,6 +35,9 @@ class InfluxSettings(Section):
 
 class IngestSettings(Section):
     batch_lines: Annotated[int, Meta(ge=1, le=100_000)] = 5000  # points per InfluxDB write
+    # …and bytes per write request: InfluxDB 1.x resets the connection on a body over its
+    # `max-body-size` (25 MB by default), which reads as an outage and would be retried for ever.
+    request_bytes: Annotated[int, Meta(ge=64 * 1024)] = 4 * 1024 * 1024
     # Once the queue runs dry, how long to wait for more before writing: 0 writes at once, so
     # batches grow by themselves under load (group commit) and stay small, and quick, when calm.
     batch_s: Annotated[float, Meta(ge=0, le=10)] = 0.0

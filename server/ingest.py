@@ -163,11 +163,11 @@ class Ingest:
         A batch InfluxDB rejects is written message by message, to find the bad ones."""
         good = [d for d in batch if d.lines]
         try:
-            self._hold(self._writer.write, [line for d in good for line in d.lines])
+            self._hold(self._write_lines, [line for d in good for line in d.lines])
         except _Rejected:
             for delivery in good:
                 try:
-                    self._hold(self._writer.write, delivery.lines)
+                    self._hold(self._write_lines, delivery.lines)
                 except _Rejected as exc:
                     delivery.refusal, delivery.message = f"InfluxDB refused it: {exc}", None
                 except _Stopped:
@@ -175,6 +175,22 @@ class Ingest:
         except _Stopped:
             return False
         return True
+
+    def _write_lines(self, lines: list[str]) -> None:
+        """In requests of at most `request_bytes`: a body over InfluxDB's limit is refused, or
+        its connection reset, which reads as an outage and would be retried for ever. A request
+        written again after a later one failed rewrites the same points."""
+        limit, size = self._settings.request_bytes, 0
+        request: list[str] = []
+        for line in lines:
+            length = len(line.encode()) + 1  # and its newline
+            if request and size + length > limit:
+                self._writer.write(request)
+                request, size = [], 0
+            request.append(line)
+            size += length
+        if request:
+            self._writer.write(request)
 
     def _hold(self, action: Callable[[T], object], argument: T) -> None:
         """Do `action`, retrying with back-off while InfluxDB fails."""
@@ -258,7 +274,7 @@ class Ingest:
         if not letters:
             return
         try:
-            self._hold(self._writer.write, [dead_letter_line(letter) for letter in letters])
+            self._hold(self._write_lines, [dead_letter_line(letter) for letter in letters])
         except _Rejected as exc:
             log.error("dead letters not stored in InfluxDB (they are still published): %s", exc)
 

@@ -17,7 +17,7 @@ from contract import topics
 from contract.config import MqttSettings
 from contract.messages import RepMessage, StatusMessage, encode
 from contract.mqtt import connect, make_client
-from server.config import InfluxSettings, ServerConfig
+from server.config import InfluxSettings, IngestSettings, ServerConfig
 from server.influx import V1Writer
 from server.ingest import Ingest
 from tests.helpers import rows, wait_for
@@ -122,6 +122,35 @@ def test_a_station_cannot_write_points_for_another_gym(
     assert {(k["gym"], k["station"]) for k in kept} == {("g1", "fz")}
     station.disconnect()
     station.loop_stop()
+
+
+def test_a_flood_of_large_garbage_never_makes_a_request_influxdb_cannot_take(
+    mosquitto: LocalMosquitto,
+) -> None:
+    """60 payloads of 40 KB garbage, then good reps: their dead letters' copies (32 KB each)
+    would make one 2 MB write, over this InfluxDB's 1 MB limit (25 MB in production, where 900
+    did it). Requests are cut by bytes, so all is stored and nothing waits."""
+    with LocalInfluxDB(max_body_bytes=1_000_000) as influxdb:
+        config = ServerConfig(
+            mqtt=MqttSettings(url=mosquitto.url),
+            influx=InfluxSettings(url=influxdb.url),
+            ingest=IngestSettings(request_bytes=500_000),
+        )
+        server = Ingest(config, V1Writer(config.influx), client_id="t-ingest")
+        server.start()
+        assert server.subscribed.wait(10)
+        station, rep_topic = _client(mosquitto, "t-flood"), topics.topic("g1", "bar1", "rep")
+        for i in range(60):
+            garbage = bytes([32 + (i + k) % 90 for k in range(40_000)])
+            station.publish(rep_topic, garbage, qos=1)
+        for i in range(5):
+            station.publish(rep_topic, _rep(i), qos=1).wait_for_publish(5)
+        wait_for(lambda: server.stored == 5 and server.dead == 60, what="reps and dead letters")
+        assert len(rows(influxdb, 'SELECT * FROM "rep"')) == 5
+        assert len(rows(influxdb, 'SELECT "payload_chars" FROM "dead_letter"')) == 60
+        station.disconnect()
+        station.loop_stop()
+        server.stop()
 
 
 def test_a_retained_status_handed_over_again_on_subscribing_is_not_a_new_event(
