@@ -7,6 +7,7 @@ from pathlib import Path
 
 import msgspec
 
+from contract.errors import InputError
 from contract.recording import write_recording
 from hardware.simulate import SimSpec, simulate
 from hardware.world import draw_spec
@@ -40,6 +41,8 @@ def spec_from(args: argparse.Namespace) -> SimSpec:
 
 def simulate_to_files(args: argparse.Namespace) -> int:
     spec = spec_from(args)
+    if not args.output.parent.is_dir():
+        raise InputError(f"cannot write {args.output}: no folder {args.output.parent}")
     result = simulate(spec)
     write_recording(args.output, result.header, result.recording.split(4096))
     truth_path(args.output).write_bytes(msgspec.json.format(msgspec.json.encode(result.truth)))

@@ -89,6 +89,8 @@ def load(
             raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from None
         for section, values in document.items():
             if not isinstance(values, dict):
                 raise ConfigError(f"{path}: [{section}] must be a table")

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO
 
 import numpy as np
 
@@ -88,6 +88,7 @@ class Header:
     has_force: bool = True
 
     _NUMBERS = ("rate_hz", "bar_kg", "load_kg")
+    _POSITIVE = ("rate_hz",)  # the other numbers may be 0, none negative
     _TEXTS = ("lift", "athlete")
 
     def lines(self) -> list[str]:
@@ -109,7 +110,7 @@ class RecordingReader:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         try:
-            self._file: TextIO = self.path.open(encoding="utf-8", newline="")
+            self._file: BinaryIO = self.path.open("rb")  # decoded line by line: _lines
         except OSError as exc:
             raise InputError(f"cannot read recording {self.path}: {exc.strerror}") from None
         self._line = 0
@@ -129,10 +130,18 @@ class RecordingReader:
     def _error(self, column: int, message: str) -> RecordingError:
         return RecordingError(self.path, self._line, column, message)
 
-    def _read_header(self) -> tuple[Header, list[int]]:
-        header = Header()
+    def _lines(self) -> Iterator[str]:
+        """The file's lines, counted; bytes that are not UTF-8 are a clear error."""
         for raw in self._file:
             self._line += 1
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise self._error(exc.start + 1, f"is not UTF-8 text ({exc.reason})") from None
+
+    def _read_header(self) -> tuple[Header, list[int]]:
+        header = Header()
+        for raw in self._lines():
             text = raw.strip()
             if not text:
                 continue
@@ -145,11 +154,16 @@ class RecordingReader:
             if key == "format" and value != FORMAT:
                 raise self._error(1, f"format {value!r} is not {FORMAT}")
             if key in Header._NUMBERS:
+                column = raw.index(value, raw.index(":")) + 1 if value else 1
                 try:
-                    setattr(header, key, float(value))
+                    number = float(value)
                 except ValueError:
-                    column = raw.index(value, raw.index(":")) + 1
                     raise self._error(column, f"{key} {value!r} is not a number") from None
+                positive = key in Header._POSITIVE
+                if not (number > 0 if positive else number >= 0) or math.isinf(number):
+                    bound = "above 0" if positive else "at least 0"
+                    raise self._error(column, f"{key} {value} must be {bound}")
+                setattr(header, key, number)
             elif key in Header._TEXTS:
                 setattr(header, key, value)
             elif key != "format":
@@ -158,6 +172,7 @@ class RecordingReader:
 
     def _parse_column_names(self, text: str, header: Header) -> list[int]:
         names = [name.strip() for name in text.split(",")]
+        self._fields = len(names)
         missing = [name for name in IMU_COLUMNS if name not in names]
         if missing:
             raise self._error(1, f"header lacks column(s) {', '.join(missing)}")
@@ -171,11 +186,14 @@ class RecordingReader:
         rows = np.empty((size, width))
         n = 0
         last_t = -math.inf
-        for raw in self._file:
-            self._line += 1
+        for raw in self._lines():
             if not raw.strip() or raw.startswith("#"):
                 continue
             cells = raw.rstrip("\r\n").split(",")
+            if len(cells) > self._fields:
+                position = _field_offset(raw, self._fields) + 1
+                message = f"row has {len(cells)} fields, the header {self._fields}"
+                raise self._error(position, message)
             for j, col in enumerate(columns):
                 cell = cells[col].strip() if col < len(cells) else None
                 if cell is None:
@@ -194,6 +212,8 @@ class RecordingReader:
                 continue
             if not rows[n, 0] > last_t:
                 raise self._error(1, f"t {rows[n, 0]:g} goes back (previous {last_t:g})")
+            if rows[n, 0] < 0:
+                raise self._error(1, f"t {rows[n, 0]:g} is before the recording began (0)")
             last_t = rows[n, 0]
             n += 1
             if n == size:

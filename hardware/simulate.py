@@ -191,6 +191,12 @@ def _check(spec: SimSpec) -> None:
     """One clear error for a spec the simulator cannot honour."""
     if spec.lift not in PROFILES:
         raise InputError(f"unknown lift {spec.lift!r}; choose from {', '.join(PROFILES)}")
+    for name in ("sets", "reps"):
+        if getattr(spec, name) < 1:
+            raise InputError(f"{name} {getattr(spec, name)} must be at least 1")
+    for name in ("rate_hz", "load_kg", "one_rm_kg"):
+        if not getattr(spec, name) > 0:
+            raise InputError(f"{name} {getattr(spec, name)} must be above 0")
     if spec.set_loads_kg and len(spec.set_loads_kg) != spec.sets:
         raise InputError(f"{len(spec.set_loads_kg)} set loads for {spec.sets} sets: give one a set")
     if spec.timing not in ("steady", "bluetooth"):

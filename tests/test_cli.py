@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from contract.messages import RepMessage, SetMessage, decode
 
@@ -63,6 +64,33 @@ def test_a_bad_setting_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "sim.reps" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["--reps", "-1"], "reps -1 must be at least 1"),
+        (["--sets", "0"], "sets 0 must be at least 1"),
+        (["--rate", "0"], "rate_hz 0.0 must be above 0"),
+    ],
+)
+def test_a_simulation_that_cannot_be_is_one_line_and_exit_2(
+    tmp_path: Path, argv: list[str], words: str
+) -> None:
+    result = barbell("simulate", str(tmp_path / "sim.csv"), *argv)
+    assert (result.returncode, result.stderr.strip()) == (2, f"barbell simulate: {words}")
+
+
+def test_files_that_cannot_be_written_or_read_are_one_line(tmp_path: Path) -> None:
+    result = barbell("simulate", str(tmp_path / "no-folder" / "sim.csv"))
+    assert (
+        result.returncode == 2 and "no folder" in result.stderr and "Traceback" not in result.stderr
+    )
+    config = tmp_path / "edge.toml"
+    config.write_bytes(b'[station]\ngym = "\xff"\n')
+    result = barbell("edge", "--config", str(config), "--check-config")
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"barbell edge: {config}: not UTF-8 text (invalid start byte)"
 
 
 def test_rep_payloads_are_strictly_validated() -> None:

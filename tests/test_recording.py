@@ -87,13 +87,18 @@ def test_a_repeated_stamp_is_a_duplicate_row_and_is_dropped(tmp_path: Path) -> N
         ("# format: barbell-recording/9\nt,ax\n", 1, 1, "is not barbell-recording/1"),
         ("t,ax,ay,az,gx,gy,gz\n0,1,2\n", 2, 6, "row has 3 fields"),
         ("# rate_hz: fast\nt,ax,ay,az,gx,gy,gz\n", 1, 12, "rate_hz 'fast' is not a number"),
+        ("# rate_hz: 0\nt,ax,ay,az,gx,gy,gz\n", 1, 12, "rate_hz 0 must be above 0"),
+        ("# load_kg: -5\nt,ax,ay,az,gx,gy,gz\n", 1, 12, "load_kg -5 must be at least 0"),
+        ("t,ax,ay,az,gx,gy,gz\n0,1,2,3,4,5,6,7\n", 2, 15, "row has 8 fields, the header 7"),
+        ("t,ax,ay,az,gx,gy,gz\n-1,1,2,3,4,5,6\n", 2, 1, "t -1 is before the recording began"),
+        ("t,ax,ay,az,gx,gy,gz\n0,1,2,3,4,5,6\n\udcff\n", 3, 1, "is not UTF-8 text"),
     ],
 )
 def test_a_bad_file_names_file_line_and_column(
     tmp_path: Path, body: str, line: int, column: int, words: str
 ) -> None:
     path = tmp_path / "bad.csv"
-    path.write_text(body)
+    path.write_bytes(body.encode(errors="surrogateescape"))  # \udcff: a lone 0xff byte
     with pytest.raises(RecordingError) as caught:
         read_recording(path)
     assert (caught.value.line, caught.value.column) == (line, column)
