@@ -76,7 +76,7 @@ class AdviceSettings(Section):
         if self.max_increase_pct < 0 or not 0 <= self.hold_warn_pct <= 100:
             raise ValueError("advice.max_increase_pct and hold_warn_pct must be percentages")
         if not 0 <= self.wait_for_reps_s <= 30:
-            raise ValueError("advice.wait_for_reps_s must be within 0–30 s: ingest waits with it")
+            raise ValueError("advice.wait_for_reps_s must be within 0–30 s")
 
     @property
     def step_kg(self) -> float:
@@ -363,14 +363,20 @@ class Advisor:
         On the shared subscription the set's reps may have gone to other processes, which may
         not have written them yet: it waits up to `wait_for_reps_s` for all of them and their
         faults, and then advises from what is stored, saying so in the reason."""
+        deadline = time.monotonic() + self.settings.wait_for_reps_s
+        while (advice := self.advise_now(done, final=time.monotonic() >= deadline)) is None:
+            time.sleep(0.05)
+        return advice
+
+    def advise_now(self, done: SetMessage, final: bool = False) -> AdviceMessage | None:
+        """The advice, if the set's reps and their faults are all stored (or `final`: from
+        what is stored); None while some are still missing."""
         if not done.athlete or done.lift == "auto":
             return advise_from(done, [], self.settings)
-        deadline = time.monotonic() + self.settings.wait_for_reps_s
-        while True:
-            history = self.history(done)
-            if _whole(done, history) or time.monotonic() >= deadline:
-                return advise_from(done, history, self.settings)
-            time.sleep(0.05)
+        history = self.history(done)
+        if final or _whole(done, history):
+            return advise_from(done, history, self.settings)
+        return None
 
     def superseded(self, advice: AdviceMessage) -> bool:
         """Whether the station has stored advice from a later set. A set delivered again (a

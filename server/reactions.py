@@ -1,10 +1,19 @@
 """What the server does with messages once InfluxDB has them: coach alerts for any of them,
 and next-load advice when a set ends. Both read and write InfluxDB only, so any process on the
-shared subscription, or a redelivery, gives the same result."""
+shared subscription, or a redelivery, gives the same result.
+
+A set whose reps are all stored is advised at once, on the ingest's worker. One whose reps are
+not yet stored (another process has them, or they are late) waits for them on a thread of its
+own: waiting there would hold every gym's ingest for `wait_for_reps_s` a set. Its message is
+acknowledged meanwhile, so a server that dies within those seconds loses that set's advice (the
+set is stored, and the next set's advice reads it).
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 
 from contract import topics
@@ -31,6 +40,11 @@ class Reactions:
         self._advisor = advisor
         self._write_lines = write_lines
         self._publish = publish
+        self._waiting: list[tuple[float, SetMessage]] = []  # (give up at, set), in order
+        self._lock = threading.Condition()
+        self._closing = False
+        self._waiter = threading.Thread(target=self._wait_for_reps, name="advice", daemon=True)
+        self._waiter.start()
 
     def __call__(self, stored: list[tuple[str, Stored]]) -> None:
         """Raises WriteError when InfluxDB fails and trying again can help, so the ingest holds
@@ -49,15 +63,64 @@ class Reactions:
                 log.exception("no alerts or advice for a message on %s", topic)
 
     def _advise(self, done: SetMessage) -> None:
+        advice = self._advisor.advise_now(done)
+        if advice is not None:
+            self._give(advice)
+            return
+        with self._lock:
+            give_up_at = time.monotonic() + self._advisor.settings.wait_for_reps_s
+            self._waiting.append((give_up_at, done))
+            self._lock.notify()
+
+    def _give(self, advice: AdviceMessage) -> None:
         """Stored before it is published, as alerts are: what a coach sees is on record. It is
         retained, so a station's display shows it whenever it connects."""
-        advice = self._advisor.advise(done)
         self._write_lines([line(advice_point(advice))])
         if not self._advisor.superseded(advice):
             self._publish(_advice_topic(advice), encode(advice), True)
 
+    def _wait_for_reps(self) -> None:
+        """Sets waiting for their reps, each looked at again every POLL_S until they are all
+        stored or its wait is over (at once when closing); InfluxDB failing is waited out."""
+        while True:
+            with self._lock:
+                while not self._waiting and not self._closing:
+                    self._lock.wait()
+                if not self._waiting:
+                    return
+                waiting, closing = list(self._waiting), self._closing
+            for give_up_at, done in waiting:
+                try:
+                    final = closing or time.monotonic() >= give_up_at
+                    advice = self._advisor.advise_now(done, final=final)
+                    if advice is not None:
+                        self._give(advice)
+                except WriteError as exc:
+                    if exc.retry and not closing:
+                        log.warning("advice waits for InfluxDB: %s", exc)
+                        continue
+                    log.error("no advice for a set on %s: %s", done.station, exc)
+                except Exception:
+                    log.exception("no advice for a set on %s", done.station)
+                else:
+                    if advice is None:
+                        continue
+                with self._lock:
+                    self._waiting.remove((give_up_at, done))
+            with self._lock:
+                if self._waiting and not self._closing:
+                    self._lock.wait(POLL_S)
+
     def close(self) -> None:
+        """Advise the sets still waiting from what is stored, then stop."""
+        with self._lock:
+            self._closing = True
+            self._lock.notify()
+        self._waiter.join()
         self._alerts.close()
+
+
+POLL_S = 0.25  # how often a set waiting for its reps looks again
 
 
 def _advice_topic(advice: AdviceMessage) -> str:

@@ -4,15 +4,25 @@ alert (on `…/alert` and at a webhook) and, when the set ends, retained next-lo
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 from barbell.services import LocalInfluxDB, LocalMosquitto
 from contract.config import MqttSettings
-from contract.messages import AdviceMessage, AlertMessage, RepMessage, StatusMessage
+from contract.messages import (
+    AdviceMessage,
+    AlertMessage,
+    RepMessage,
+    SetMessage,
+    StatusMessage,
+    encode,
+)
+from contract.topics import topic
 from edge.config import EdgeConfig, SimSettings, StateSettings, StationSettings
 from edge.daemon import run_edge
 from edge.outbox import Outbox
 from edge.publisher import Publisher
+from server.advice import AdviceSettings
 from server.alerts import AlertSettings
 from server.config import InfluxSettings, ServerConfig
 from tests.helpers import Listener, TcpProxy, Webhook, rows, running_server, wait_for
@@ -119,3 +129,56 @@ def states(listener: Listener, state: str) -> list[StatusMessage]:
 
 def offline_points(influxdb: LocalInfluxDB) -> list[dict]:
     return rows(influxdb, 'SELECT "state" FROM "station_health" WHERE "state" = \'offline\'')
+
+
+def _rep_of(station: str, i: int, t0: float) -> RepMessage:
+    return RepMessage(
+        msg_id=f"{station}/r{i}", gym="g1", station=station, session_id="s1", lift="squat",
+        set_index=0, athlete="ana" if station == "bar1" else "ben", load_kg=100.0, rep_index=i,
+        t_start=t0 + 3 * i, t_concentric_start=t0 + 3 * i + 1, t_concentric_end=t0 + 3 * i + 1.6,
+        t_end=t0 + 3 * i + 1.6, rom_m=0.5, mean_velocity_mps=0.6 - 0.02 * i,
+    )  # fmt: skip
+
+
+def test_a_set_waiting_for_its_reps_does_not_hold_anyone_elses(
+    mosquitto: LocalMosquitto, influxdb: LocalInfluxDB
+) -> None:
+    """bar1's set arrives before its reps (another server process has them, or they are late):
+    its advice waits for them, up to 30 s here, while bar2's reps are stored meanwhile; once
+    bar1's reps come, its advice is given from all three."""
+    config = ServerConfig(
+        mqtt=MqttSettings(url=mosquitto.url, client_id="t-server"),
+        influx=InfluxSettings(url=influxdb.url),
+        advice=AdviceSettings(wait_for_reps_s=30.0),
+    )
+    t0 = time.time() - 60
+    done = SetMessage(
+        msg_id="bar1/set0", gym="g1", station="bar1", session_id="s1", lift="squat", set_index=0,
+        athlete="ana", load_kg=100.0, reps=3, t_start=t0, t_end=t0 + 9,
+    )  # fmt: skip
+    stations = Listener(mosquitto.url, "t-stations", "barbell/v1/none")
+
+    def publish(station: str, kind: str, message: RepMessage | SetMessage) -> None:
+        stations.client.publish(
+            topic("g1", station, kind), encode(message), qos=1
+        ).wait_for_publish(5)
+
+    try:
+        with running_server(config):
+            publish("bar1", "set", done)
+            for i in range(3):
+                publish("bar2", "rep", _rep_of("bar2", i, t0))
+            wait_for(
+                lambda: (
+                    len(rows(influxdb, """SELECT * FROM "rep" WHERE "station" = 'bar2'""")) == 3
+                ),
+                what="bar2's reps, with bar1's set still waiting",
+            )
+            assert rows(influxdb, 'SELECT * FROM "advice"') == []
+            for i in range(3):
+                publish("bar1", "rep", _rep_of("bar1", i, t0))
+            wait_for(lambda: rows(influxdb, 'SELECT * FROM "advice"') != [], what="bar1's advice")
+    finally:
+        stations.close()
+    [advice] = rows(influxdb, 'SELECT * FROM "advice"')
+    assert advice["station"] == "bar1" and "of the set's" not in advice["reason"]
