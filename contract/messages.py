@@ -6,6 +6,7 @@ lives here once. Field names are the contract; fields may be added, never rename
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 import msgspec
@@ -28,7 +29,15 @@ PLAIN = r"^[^\x00-\x1f\x7f\\]*\Z"
 # A person's name as a coach types it.
 Athlete = Annotated[str, Meta(max_length=100, pattern=PLAIN)]
 MsgId = Annotated[str, Meta(min_length=1, max_length=200, pattern=PLAIN)]
-Words = Annotated[str, Meta(max_length=1000, pattern=PLAIN)]  # a sentence for a person
+WORDS_MAX = 1000
+Words = Annotated[str, Meta(max_length=WORDS_MAX, pattern=PLAIN)]  # a sentence for a person
+
+
+def plain(text: str) -> str:
+    """`text` as Words: control characters and backslashes (an error quoting a regex, say)
+    become spaces and slashes, and it is cut to length."""
+    cleaned = re.sub(r"[\x00-\x1f\x7f]", " ", text).replace("\\", "/")
+    return cleaned if len(cleaned) <= WORDS_MAX else cleaned[: WORDS_MAX - 1] + "…"
 
 
 class Fault(msgspec.Struct, frozen=True):

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from contract.errors import InputError
-from contract.messages import HealthMessage
+from contract.messages import HealthMessage, plain
 from edge.analysis import Cue, SensorIssue
 from edge.commands import CommandInbox
 from edge.config import EdgeConfig
@@ -47,7 +47,7 @@ def run_edge(
                 gym=config.station.gym,
                 station=config.station.id,
                 t=time.time(),
-                sensor_error=problem,
+                sensor_error=plain(problem),
             )
         )
 

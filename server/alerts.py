@@ -26,6 +26,7 @@ from contract.messages import (
     SetMessage,
     Severity,
     StatusMessage,
+    plain,
 )
 from contract.topics import StationTopic
 
@@ -286,7 +287,7 @@ def _rep_alert(
         rule=rule,
         severity=severity,
         athlete=message.athlete,
-        message=text,
+        message=plain(text),
         rep_ref=message.msg_id if is_rep else None,
         gym=message.gym,
         station=message.station,
@@ -301,7 +302,7 @@ def _station_alert(rule: _Rule, gym: str, station: str, t: float, text: str) -> 
         rule=rule.id,
         severity=rule.severity,
         athlete="",
-        message=text,
+        message=plain(text),
         gym=gym,
         station=station,
         t=t,
