@@ -3,16 +3,29 @@ the broker acknowledges it (PUBACK). A broker outage, lost Wi-Fi or a power cut 
 
 SQLite in WAL mode with synchronous=FULL: a message is on disk when `put` returns. Messages keep
 their order and their msg_id, so a resend after a restart overwrites itself on the server.
+
+A full SD card must not wedge it. Deleting a row writes to the write-ahead log too, so on a full
+card an acknowledged message could not be deleted and went again at every start. The outbox
+keeps a small reserve file beside it, given up when a delete finds no room (and taken again
+later); and its log is checkpointed and truncated often, so what deleting frees goes back to
+the card instead of staying in the log.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from contract.errors import BarbellError
+
+# The write-ahead log is checkpointed every CHECKPOINT_PAGES pages (4 KB each; SQLite's default
+# is 1000) and cut back to LOG_BYTES after; RESERVE_BYTES is far more than a delete writes.
+CHECKPOINT_PAGES = 64
+LOG_BYTES = 256 * 1024
+RESERVE_BYTES = 256 * 1024
 
 
 class OutboxFull(BarbellError, OSError):
@@ -37,6 +50,10 @@ class Outbox:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}")
+        self._db.execute(f"PRAGMA journal_size_limit = {LOG_BYTES}")
+        self._reserve = path.with_name(path.name + ".reserve")
+        self._keep_reserve()
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS outbox ("
             " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -74,7 +91,25 @@ class Outbox:
 
     def acknowledge(self, seq: int) -> None:
         with self._lock:
-            self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+            try:
+                self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+            except sqlite3.OperationalError:  # "database or disk is full": use the reserve
+                self._reserve.unlink(missing_ok=True)
+                self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self._keep_reserve()
+
+    def _keep_reserve(self) -> None:
+        """Hold RESERVE_BYTES of the card for deleting, if they are free."""
+        if self._reserve.exists():
+            return
+        try:
+            with self._reserve.open("wb") as file:
+                file.write(bytes(RESERVE_BYTES))
+                file.flush()
+                os.fsync(file.fileno())
+        except OSError:  # the card is full: try again at the next delete that needs it
+            self._reserve.unlink(missing_ok=True)
 
     @property
     def depth(self) -> int:

@@ -211,3 +211,37 @@ def test_a_full_disk_is_an_outbox_that_cannot_keep_more_not_a_crash(tmp_path: Pa
         assert outbox.depth == kept
     finally:
         outbox.close()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 1 MB filesystem (tmpfs; the suite runs as root, as CI does): a full SD card."""
+    mount = tmp_path / "card"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def test_a_full_card_still_lets_acknowledged_messages_go_and_new_ones_in(small_disk: Path) -> None:
+    """Filled until not one more message fits, then every message acknowledged: deleting must
+    not need space the card has not got (the outbox keeps a reserve, and its write-ahead log
+    small), nor may the log hold on to what was freed: after a restart new reps are kept."""
+    outbox = Outbox(small_disk / OUTBOX_FILE)
+    with pytest.raises(OutboxFull):
+        for i in range(1000):
+            outbox.put(f"m{i}", "barbell/v1/g1/bar1/path", bytes([i % 251]) * 4000)
+    for stored in outbox.pending(0, 1000):
+        outbox.acknowledge(stored.seq)
+    assert outbox.depth == 0
+    outbox.close()
+    outbox = Outbox(small_disk / OUTBOX_FILE)  # the station restarts
+    try:
+        assert outbox.depth == 0  # nothing acknowledged is sent again
+        for i in range(5):
+            outbox.put(f"rep{i}", "barbell/v1/g1/bar1/rep", b"x" * 2000)
+        assert outbox.depth == 5
+    finally:
+        outbox.close()
