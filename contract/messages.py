@@ -17,7 +17,10 @@ from contract.lifts import LiftOrAuto
 from contract.topics import ID_PATTERN
 
 Id = Annotated[str, Meta(pattern=ID_PATTERN)]
-Seconds = Annotated[float, Meta(ge=0)]
+# Every number within what a bar can do, so a value like 1e308 is refused, not stored.
+Seconds = Annotated[float, Meta(ge=0, le=1e10)]  # recording seconds, or UTC epoch (to 2286)
+Duration = Annotated[float, Meta(ge=0, le=86400)]
+Share = Annotated[float, Meta(ge=-100, le=100)]  # a percentage
 Metres = Annotated[float, Meta(ge=0, le=5)]
 Speed = Annotated[float, Meta(ge=-20, le=20)]
 Index = Annotated[int, Meta(ge=0, le=1_000_000)]
@@ -43,8 +46,8 @@ def plain(text: str) -> str:
 class Fault(msgspec.Struct, frozen=True):
     code: FaultCode
     severity: Severity
-    value: float
-    threshold: float
+    value: Annotated[float, Meta(ge=-1e6, le=1e6)]
+    threshold: Annotated[float, Meta(ge=-1e6, le=1e6)]
 
 
 class SetContext(msgspec.Struct, tag_field="schema"):
@@ -76,15 +79,15 @@ class RepMessage(SetContext, kw_only=True, tag="barbell.rep/1"):
     mean_velocity_mps: Speed | None = None
     peak_velocity_mps: Speed | None = None
     mean_propulsive_velocity_mps: Speed | None = None
-    concentric_s: Seconds | None = None
-    eccentric_s: Seconds | None = None
-    lockout_hold_s: Seconds | None = None
+    concentric_s: Duration | None = None
+    eccentric_s: Duration | None = None
+    lockout_hold_s: Duration | None = None
     tilt_max_deg: Annotated[float, Meta(ge=0, le=180)] | None = None
-    drift_ap_m: float | None = None
-    drift_lateral_m: float | None = None
-    asymmetry_pct: float | None = None
-    peak_power_w: float | None = None
-    velocity_loss_pct: float | None = None
+    drift_ap_m: Annotated[float, Meta(ge=-5, le=5)] | None = None
+    drift_lateral_m: Annotated[float, Meta(ge=-5, le=5)] | None = None
+    asymmetry_pct: Share | None = None
+    peak_power_w: Annotated[float, Meta(ge=-1e6, le=1e6)] | None = None
+    velocity_loss_pct: Share | None = None
     faults: list[Fault] = msgspec.field(default_factory=list)
     unjudged: list[FaultCode] = msgspec.field(default_factory=list)  # rules with no reference yet
     # Per fault code of this rep, how many reps in a row of this set have had it (this one
@@ -136,7 +139,7 @@ class SetMessage(SetContext, kw_only=True, tag="barbell.set/1"):
     t_end: Seconds
     best_mean_velocity_mps: Speed | None = None
     last_mean_velocity_mps: Speed | None = None
-    velocity_loss_pct: float | None = None
+    velocity_loss_pct: Share | None = None
     fault_counts: dict[FaultCode, Annotated[int, Meta(ge=1)]] = msgspec.field(default_factory=dict)
 
 
@@ -145,11 +148,11 @@ class HealthMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbe
 
     gym: Id
     station: Id
-    t: float  # UTC epoch seconds
-    sample_rate_hz: float | None = None  # achieved over the last period
-    dropped_samples: int | None = None  # lost to gaps in the period
-    outbox_depth: int | None = None  # messages waiting for the broker
-    cpu_temp_c: float | None = None  # where the board tells
+    t: Seconds  # UTC epoch
+    sample_rate_hz: Annotated[float, Meta(ge=0, le=100_000)] | None = None  # over the period
+    dropped_samples: Annotated[int, Meta(ge=0)] | None = None  # lost to gaps in the period
+    outbox_depth: Annotated[int, Meta(ge=0)] | None = None  # messages waiting for the broker
+    cpu_temp_c: Annotated[float, Meta(ge=-100, le=200)] | None = None  # where the board tells
     sensor_error: Words | None = None  # a fault the sensor reported, in words
 
 
@@ -206,7 +209,7 @@ class StatusMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbe
 
     state: Literal["online", "offline"]
     version: Annotated[str, Meta(max_length=100, pattern=PLAIN)]
-    since: float
+    since: Seconds
     gym: Id | None = None
     station: Id | None = None
 
@@ -223,7 +226,7 @@ class AlertMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbel
     gym: Id
     station: Id
     lift: LiftOrAuto | None = None
-    t: float  # UTC epoch seconds
+    t: Seconds  # UTC epoch
 
 
 class AdviceMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbell.advice/1"):
@@ -234,7 +237,7 @@ class AdviceMessage(msgspec.Struct, kw_only=True, tag_field="schema", tag="barbe
     station: Id
     athlete: Athlete
     lift: LiftOrAuto
-    t: float  # UTC epoch seconds
+    t: Seconds  # UTC epoch
     next_load_kg: float | None
     last_load_kg: float | None = None
     e1rm_kg: float | None = None  # estimated 1RM: the profile at the lift's velocity at 1RM

@@ -46,6 +46,9 @@ class IngestSettings(Section):
     receive_maximum: Annotated[int, Meta(ge=1, le=65535)] = 2000
     max_payload_bytes: Annotated[int, Meta(ge=1024)] = 256 * 1024
     max_ahead_s: Annotated[float, Meta(ge=0)] = 3600.0  # a station clock this far ahead is wrong
+    # …or this far behind (a Pi without a real-time clock booted in 1970): older than an outbox
+    # holds, and each old week would be an InfluxDB shard of its own.
+    max_behind_s: Annotated[float, Meta(ge=0)] = 400 * 86400.0
 
 
 class ServerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -118,7 +118,11 @@ class Ingest:
         s = self._settings
         try:
             delivery.message = validate(
-                message.topic, delivery.payload, time.time(), s.max_payload_bytes, s.max_ahead_s
+                message.topic,
+                delivery.payload,
+                time.time(),
+                s.max_payload_bytes,
+                (s.max_behind_s, s.max_ahead_s),
             )
             delivery.lines = lines_for(delivery.message)
         except Refused as exc:

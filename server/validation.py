@@ -33,10 +33,11 @@ class Refused(ValueError):
 
 
 def validate(
-    topic: str, payload: bytes, now_s: float, max_bytes: int, max_ahead_s: float
+    topic: str, payload: bytes, now_s: float, max_bytes: int, window_s: tuple[float, float]
 ) -> Stored:
     """The decoded message, or Refused. `now_s` is UTC epoch seconds; a message stamped more than
-    `max_ahead_s` later than that comes from a clock gone wrong, and would poison the series."""
+    `window_s` (behind, ahead) from it comes from a clock gone wrong, and would poison the
+    series."""
     where = topics.parse(topic)
     if where is None or where.kind not in EXPECTED:
         raise Refused(f"no station messages belong on {topic}")
@@ -58,9 +59,12 @@ def validate(
             f"names gym {message.gym!r}, station {message.station!r} "
             f"but came on {where.gym}/{where.station}"
         )
-    stamp = _time_of(message)
-    if stamp > now_s + max_ahead_s:
+    stamp, (behind_s, ahead_s) = _time_of(message), window_s
+    if stamp > now_s + ahead_s:
         raise Refused(f"stamped {stamp - now_s:.0f} s in the future: is the station's clock set?")
+    if stamp < now_s - behind_s:
+        days = (now_s - stamp) / 86400
+        raise Refused(f"stamped {days:.0f} days before it arrived: is the station's clock set?")
     return message
 
 

@@ -156,6 +156,8 @@ class Listener:
 
 
 SET_SPACING_S = 300.0  # between set starts in a simulated session
+# A whole second a day ago: messages stamped from it fall inside the server's window of time.
+RECENT_S = float(int(time.time()) - 86400)
 
 
 def simulated_session(

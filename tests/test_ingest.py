@@ -20,7 +20,7 @@ from contract.mqtt import connect, make_client
 from server.config import InfluxSettings, IngestSettings, ServerConfig
 from server.influx import V1Writer
 from server.ingest import Ingest
-from tests.helpers import rows, wait_for
+from tests.helpers import RECENT_S, rows, wait_for
 
 
 def _client(broker: LocalMosquitto, name: str) -> mqtt.Client:
@@ -42,10 +42,10 @@ def _rep(i: int) -> bytes:
             lift="rdl",
             set_index=0,
             rep_index=i,
-            t_start=100.0 + 4 * i,
-            t_concentric_start=101.0 + 4 * i,
-            t_concentric_end=101.8 + 4 * i,
-            t_end=102.0 + 4 * i,
+            t_start=RECENT_S + 4 * i,
+            t_concentric_start=RECENT_S + 1.0 + 4 * i,
+            t_concentric_end=RECENT_S + 1.8 + 4 * i,
+            t_end=RECENT_S + 2.0 + 4 * i,
             rom_m=0.4,
         )
     )
@@ -120,6 +120,30 @@ def test_a_station_cannot_write_points_for_another_gym(
     assert (honest["station"], honest["msg_id"]) == ("fz", f"m{len(FORGERIES)}")
     kept = rows(influxdb, 'SELECT * FROM "dead_letter" GROUP BY *')
     assert {(k["gym"], k["station"]) for k in kept} == {("g1", "fz")}
+    station.disconnect()
+    station.loop_stop()
+
+
+def test_stamps_far_from_now_and_impossible_numbers_are_dead_letters(
+    ingest: Ingest, mosquitto: LocalMosquitto, influxdb: LocalInfluxDB
+) -> None:
+    """A Pi that booted in 1970, a clock in 1906 (each old week an InfluxDB shard of its own),
+    and a power of 1e308 W: refused whole, and the honest rep after them stored."""
+    station, rep_topic = _client(mosquitto, "t-clock"), topics.topic("g1", "bar1", "rep")
+    wrong = [
+        {"t_start": 10.0, "t_concentric_start": 11.0, "t_concentric_end": 12.0, "t_end": 13.0},
+        {"t_start": 1e9, "t_concentric_start": 1e9, "t_concentric_end": 1e9, "t_end": 1e9 + 1},
+        {"peak_power_w": 1e308},
+        {"t_end": 1e300},
+    ]
+    for i, change in enumerate([*wrong, {}]):  # and an honest rep last
+        payload = json.dumps({**json.loads(_rep(i)), **change})
+        station.publish(rep_topic, payload, qos=1).wait_for_publish(5)
+    wait_for(lambda: ingest.stored == 1 and ingest.dead == len(wrong), what="one rep stored")
+    [kept] = rows(influxdb, 'SELECT "msg_id" FROM "rep"')
+    assert kept["msg_id"] == f"m{len(wrong)}"
+    shards = influxdb.query("SHOW SHARDS")["results"][0]["series"]
+    assert sum(len(series["values"]) for series in shards if series["name"] == "barbell") <= 2
     station.disconnect()
     station.loop_stop()
 

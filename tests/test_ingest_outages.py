@@ -20,7 +20,7 @@ from contract.messages import RepMessage, encode
 from contract.mqtt import connect, make_client
 from server.ingest import Ingest
 from tests.fleet import name
-from tests.helpers import rows, wait_for
+from tests.helpers import RECENT_S, rows, wait_for
 
 
 def rep(station: str, i: int) -> RepMessage:
@@ -34,10 +34,10 @@ def rep(station: str, i: int) -> RepMessage:
         load_kg=100.0,
         set_index=0,
         rep_index=i,
-        t_start=1_700_000_000.0 + 3 * i,
-        t_concentric_start=1_700_000_001.0 + 3 * i,
-        t_concentric_end=1_700_000_001.5 + 3 * i,
-        t_end=1_700_000_002.5 + 3 * i,
+        t_start=RECENT_S + 3 * i,
+        t_concentric_start=RECENT_S + 1.0 + 3 * i,
+        t_concentric_end=RECENT_S + 1.5 + 3 * i,
+        t_end=RECENT_S + 2.5 + 3 * i,
         rom_m=0.3,
         mean_velocity_mps=0.5,
     )

@@ -140,7 +140,7 @@ def _path(**changes: object) -> dict[str, object]:
 
 
 def _validate(body: dict[str, object], topic: str = "barbell/v1/g1/bar1/path") -> object:
-    return validate(topic, json.dumps(body).encode(), EPOCH_S + 10, 256 * 1024, 3600.0)
+    return validate(topic, json.dumps(body).encode(), EPOCH_S + 10, 256 * 1024, (86400.0, 3600.0))
 
 
 def test_the_server_takes_a_path_on_its_topic_and_refuses_a_broken_one() -> None:
