@@ -27,7 +27,7 @@ from barbell import acl
 from barbell.services import ServiceError, find_executable
 from contract.errors import InputError
 from contract.mqtt import endpoint
-from contract.topics import ID_PATTERN
+from contract.topics import ID_PATTERN, SHARE_GROUP
 
 DEFAULT_BROKER_DIR = Path("/etc/mosquitto/barbell")
 DEFAULT_INSTALLED_DIR = Path("/etc/barbell")  # where the client keeps the files we write
@@ -247,7 +247,9 @@ def _coach(args: argparse.Namespace) -> int:
 
 def _server(args: argparse.Namespace) -> int:
     name = _check_id("--name", args.name)
-    return _login(args, "server", name, acl.server(), "server.toml")
+    # Drawn here, so only the servers' settings name it (server/config.py, share_group).
+    group = {"share_group": f"{SHARE_GROUP}-{secrets.token_hex(12)}"}
+    return _login(args, "server", name, acl.server(), "server.toml", {"ingest": group})
 
 
 def _bridge(args: argparse.Namespace) -> int:

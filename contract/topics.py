@@ -6,7 +6,15 @@ from typing import Literal, NamedTuple
 
 ROOT = "barbell/v1"
 Kind = Literal["status", "rep", "set", "path", "health", "cmd", "alert", "advice"]
-SHARED_INGEST = f"$share/barbell-ingest/{ROOT}/+/+/#"
+SHARE_GROUP = "barbell-ingest"  # a private broker's; a broker with logins has its own secret
+
+
+def shared_ingest(group: str = SHARE_GROUP) -> str:
+    """The servers' shared subscription to every station's messages."""
+    return f"$share/{group}/{ROOT}/+/+/#"
+
+
+SHARED_INGEST = shared_ingest()
 DEAD_LETTERS = f"{ROOT}/_dead"
 
 # gym and station ids become topic levels, so they may not hold MQTT's special characters.

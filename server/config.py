@@ -9,6 +9,7 @@ import msgspec
 from msgspec import Meta
 
 from contract.config import MqttSettings, Section
+from contract.topics import ID_PATTERN, SHARE_GROUP
 from server.advice import AdviceSettings
 from server.alerts import AlertSettings
 
@@ -49,6 +50,11 @@ class IngestSettings(Section):
     # …or this far behind (a Pi without a real-time clock booted in 1970): older than an outbox
     # holds, and each old week would be an InfluxDB shard of its own.
     max_behind_s: Annotated[float, Meta(ge=0)] = 400 * 86400.0
+    # The servers' share group, and the start of their client ids. On a broker with logins, a
+    # secret that `barbell provision server` draws: Mosquitto 2.0.11 lets any login join a share
+    # group it can name, hands it every other message and drops them at its read check; and a
+    # login that takes a server's client id takes the backlog queued for it.
+    share_group: Annotated[str, Meta(pattern=ID_PATTERN)] = SHARE_GROUP
 
 
 class ServerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

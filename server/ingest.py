@@ -66,7 +66,11 @@ class Ingest:
         self._writer = writer
         self.on_stored = on_stored
         self._mqtt = config.mqtt
-        self._client = make_client(config.mqtt, client_id, manual_ack=True)
+        # The share group, secret on a broker with logins, begins the client id too: a login
+        # that cannot name it cannot take this session and the backlog queued for it.
+        group = self._settings.share_group
+        self._shared = topics.shared_ingest(group)
+        self._client = make_client(config.mqtt, f"{group}.{client_id}", manual_ack=True)
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
         self._client.on_subscribe = self._on_subscribe
@@ -91,7 +95,7 @@ class Ingest:
             return
         with self._connection_lock:
             self._connection += 1
-        client.subscribe(topics.SHARED_INGEST, qos=1)
+        client.subscribe(self._shared, qos=1)
 
     def _on_disconnect(self, client, userdata, flags, reason, properties) -> None:
         with self._connection_lock:
@@ -99,9 +103,9 @@ class Ingest:
 
     def _on_subscribe(self, client, userdata, mid, reasons, properties) -> None:
         if any(reason.is_failure for reason in reasons):
-            log.error("broker refused the subscription to %s: %s", topics.SHARED_INGEST, reasons)
+            log.error("broker refused the subscription to %s: %s", self._shared, reasons)
         else:
-            log.info("subscribed to %s", topics.SHARED_INGEST)
+            log.info("subscribed to %s", self._shared)
             self.subscribed.set()
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:

@@ -19,7 +19,9 @@ from barbell.cli import main
 from barbell.services import LocalMosquitto, issue_certificates
 from contract.config import MqttSettings, load
 from contract.mqtt import connect, make_client
+from contract.topics import SHARED_INGEST, shared_ingest
 from edge.config import EdgeConfig
+from server.config import ServerConfig
 from tests.helpers import wait_for
 
 
@@ -45,6 +47,7 @@ class ProvisionedBroker:
         )  # fmt: skip
         self.daemon.config_file = self.conf / "mosquitto.conf"
         self.logins_of: dict[str, MqttSettings] = {}  # user → the settings provisioned last
+        self.shared_ingest = SHARED_INGEST  # until a server is provisioned: then its own group
 
     @property
     def url(self) -> str:
@@ -85,7 +88,9 @@ class ProvisionedBroker:
 
     def server(self, name: str) -> MqttSettings:
         out = self.login("server", "--name", name)
-        settings = self.logins_of[name] = load(_MqttOnly, out / "server.toml").mqtt
+        config = load(ServerConfig, out / "server.toml")
+        self.shared_ingest = shared_ingest(config.ingest.share_group)  # the servers' secret
+        settings = self.logins_of[name] = config.mqtt
         return settings
 
     def reload(self) -> None:

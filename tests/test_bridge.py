@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pytest
 
 from contract.messages import RepMessage, decode, encode
-from contract.topics import SHARED_INGEST, topic
+from contract.topics import topic
 from tests.helpers import TcpProxy, simulated_session, wait_for
 from tests.provisioned import Client, ProvisionedBroker
 
@@ -53,7 +53,7 @@ def _msg_ids(client: Client) -> list[str]:
 
 def test_reps_cross_the_bridge_and_survive_an_outage_exactly(link: Link) -> None:
     server = Client(link.central.logins_of["ingest"], "t-server", persistent=True)
-    server.subscribe(SHARED_INGEST)
+    server.subscribe(link.central.shared_ingest)
     coach = Client(link.gym.logins_of["anna@g1"], "t-coach", persistent=True)
     station = Client(link.gym.logins_of["bar1@g1"], "t-bar1")
     try:

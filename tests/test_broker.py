@@ -44,7 +44,7 @@ def broker() -> Iterator[ProvisionedBroker]:
 def clients(broker: ProvisionedBroker) -> Iterator[dict[str, Client]]:
     """Logged in: the server on the shared subscription, bar1, and the coach."""
     server = Client(broker.logins_of["ingest"], "t-server")
-    assert server.subscribe(SHARED_INGEST).value == 1  # granted QoS 1
+    assert server.subscribe(broker.shared_ingest).value == 1  # granted QoS 1
     logged_in = {
         "server": server,
         "bar1": Client(broker.logins_of["bar1@g1"], "t-bar1"),
@@ -60,7 +60,7 @@ def test_a_provisioned_station_reaches_the_server_through_its_shared_subscriptio
 ) -> None:
     """The real edge daemon with the edge.toml that provisioning wrote, but for its sensor: the
     simulator stands in for the chips a provisioned station reads."""
-    server = Listener(broker.logins_of["ingest"], "t-server", SHARED_INGEST, persistent=True)
+    server = Listener(broker.logins_of["ingest"], "t-server", broker.shared_ingest, persistent=True)
     provisioned = load(EdgeConfig, broker.logins / "g1-bar1" / "edge.toml")
     assert provisioned.sensor.kind == "i2c"
     config = msgspec.structs.replace(
@@ -113,6 +113,30 @@ def test_a_station_cannot_publish_as_another(clients: dict[str, Client]) -> None
     # ones would have been too.
     wait_for(lambda: topic("g1", "bar1", "rep") in server.topics(), what="bar1's own rep")
     assert server.topics() == [topic("g1", "bar1", "rep")]
+
+
+def test_no_login_but_the_servers_can_take_a_turn_in_their_shared_subscription(
+    broker: ProvisionedBroker, clients: dict[str, Client]
+) -> None:
+    """Mosquitto 2.0.11 lets any login join a share group it names, hands it every other
+    message and drops those at its read check, while the publisher has its PUBACK: half of the
+    reps would be lost. Its ACLs cannot refuse the join, so the group is a secret that
+    provisioning draws for the servers: a station and a coach that join the well-known group, or
+    guess, share nothing with the server."""
+    assert broker.shared_ingest != SHARED_INGEST
+    guesses = [SHARED_INGEST, "$share/barbell-ingest-0/barbell/v1/+/+/#", "$share/ingest/#"]
+    intruders = [Client(broker.logins_of[user], f"t-in-{n}") for n, user in
+                 enumerate(("bar2@g1", "anna@g1"))]  # fmt: skip
+    for intruder in intruders:
+        for guess in guesses:
+            intruder.subscribe(guess)
+    bar1, server = clients["bar1"], clients["server"]
+    for i in range(20):
+        assert bar1.publish(topic("g1", "bar1", "rep"), f"{i}".encode()).value == 0
+    wait_for(lambda: len(server.messages) == 20, what="every rep at the server")
+    assert all(intruder.messages == [] for intruder in intruders)
+    for intruder in intruders:
+        intruder.close()
 
 
 def test_a_station_hears_only_its_own_commands(clients: dict[str, Client]) -> None:
