@@ -154,6 +154,7 @@ def read_chunks(
     does not measure. Meanwhile each drain gives an empty chunk, so the daemon's loop goes on:
     the watchdog is fed, health reports the rate falling to nothing, commands are taken."""
     ready, backoff_s, idle = False, RETRY_S, 0
+    saturated: tuple[str, ...] = ()  # said once as it begins, not at every drain
     for _ in drains:
         if idle:
             idle -= 1
@@ -172,6 +173,11 @@ def read_chunks(
             backoff_s = min(2 * backoff_s, MAX_RETRY_S)
             yield NOTHING
         else:
+            if sensor.saturated and sensor.saturated != saturated:
+                sides = " and ".join(sensor.saturated)
+                report(f"load cell {sides} at the ADC's rail (overloaded, or a wire off): "
+                       "its force is left out")  # fmt: skip
+            saturated = sensor.saturated
             yield chunk
 
 

@@ -15,6 +15,8 @@ from contract.recording import Chunk
 from hardware.icm42688 import ICM42688
 from hardware.nau7802 import NAU7802, Scale
 
+SIDES = ("left", "right")
+
 
 class BarSensor:
     def __init__(
@@ -44,6 +46,11 @@ class BarSensor:
                     if newtons is not None:
                         force[-1, side] = newtons
         return Chunk(drain.t, drain.accel_mps2, drain.gyro_radps - self.gyro_bias_radps, force)
+
+    @property
+    def saturated(self) -> tuple[str, ...]:
+        """The load cells whose newest conversion sat on the ADC's rail ("left", "right")."""
+        return tuple(SIDES[i] for i, cell in enumerate(self.cells) if cell.saturated)
 
 
 def open_bar(

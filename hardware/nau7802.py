@@ -6,6 +6,7 @@ offset calibration, then conversions. A reading is one 3-byte burst when data is
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,6 +82,9 @@ class Scale:
     n_per_count: float = 1.0e-4
 
 
+RAILS = (-(1 << 23), (1 << 23) - 1)  # 24-bit two's complement: where a conversion clips
+
+
 class NAU7802:
     def __init__(
         self,
@@ -97,6 +101,7 @@ class NAU7802:
         self.rate_sps = rate_sps
         self.scale = scale or Scale()
         self._select, self._sleep = select, sleep
+        self.saturated = False  # the newest conversion sat on a rail
 
     def setup(self) -> None:
         self._select()
@@ -135,9 +140,14 @@ class NAU7802:
         return int.from_bytes(raw, "big", signed=True)
 
     def read_newtons(self) -> float | None:
+        """The newest conversion in newtons; None if none is ready, NaN if it sits on the
+        ADC's rail (an overload, or a wire off): a rail is no force, and `saturated` says so."""
         counts = self.read_counts()
         if counts is None:
             return None
+        self.saturated = counts in RAILS
+        if self.saturated:
+            return math.nan
         return (counts - self.scale.tare_counts) * self.scale.n_per_count
 
 

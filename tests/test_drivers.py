@@ -346,3 +346,35 @@ def test_probe_is_not_fooled_by_a_mux_left_on_a_channel() -> None:
     bar.bus.write_byte(nau7802.MUX_ADDRESS, 1 << 1)  # as a station that ran before leaves it
     where = [(found.address, found.channel) for found in probe(bar.bus)]
     assert where == [(0x68, None), (0x70, None), (0x2A, 0), (0x2A, 1)]
+
+
+def test_a_load_cell_at_its_rail_is_reported_once_and_its_force_left_out() -> None:
+    """Twice the cell's range on the left (dropped plates, a wire off): the ADC clips at its
+    rail, which is no force. Said once as it begins, and again if it comes back."""
+    bar = EmulatedBar(rate_hz=1000)
+    spec = SimSpec(lift="squat", reps=1, seed=67, min_duration_s=3)
+    pieces = list(simulate(spec).recording.split(50))[:40]  # 2 s of 50 ms drains
+    rail_n = ((1 << 23) - bar.cells[0].scale.tare_counts) * bar.cells[0].scale.n_per_count
+    overloaded = set(range(10, 20)) | set(range(30, 35))
+
+    def drains() -> Iterator[None]:
+        for i, piece in enumerate(pieces):
+            assert piece.force_n is not None
+            force = piece.force_n.copy()
+            if i in overloaded:
+                force[~np.isnan(force[:, 0]), 0] = 2 * rail_n
+            bar.feed(Chunk(piece.t, piece.accel_mps2, piece.gyro_radps, force))
+            yield
+
+    reports: list[str] = []
+    chunks = list(read_chunks(bar.sensor, drains(), reports.append, drain_s=0.05))
+    assert (
+        reports
+        == ["load cell left at the ADC's rail (overloaded, or a wire off): its force is left out"]
+        * 2
+    )
+    for i, chunk in enumerate(chunks[1:], 1):
+        assert chunk.force_n is not None
+        left, right = chunk.force_n[-1]
+        assert np.isnan(left) == (i in overloaded), i
+        assert not np.isnan(right)

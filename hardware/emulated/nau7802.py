@@ -15,7 +15,10 @@ PU = R["PU_CTRL"]
 class EmulatedNAU7802(EmulatedChip):
     def __init__(self, scale: Scale | None = None) -> None:
         super().__init__()
-        self.scale = scale or Scale(tare_counts=1200.0, n_per_count=1.0e-4)
+        # A millinewton a count: the rail (±8.4 kN a side) is five times a 250 kg deadlift's
+        # heaviest pull (1.7 kN), as a cell matched to its bar would be. (At 0.1 mN a count it
+        # clipped at 840 N, which the drivers now report.)
+        self.scale = scale or Scale(tare_counts=1200.0, n_per_count=1.0e-3)
         self.registers[R["REVISION_ID"].address] = 0x0F
         self.calibrated = False
 
