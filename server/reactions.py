@@ -81,7 +81,7 @@ class Reactions:
 
     def _wait_for_reps(self) -> None:
         """Sets waiting for their reps, each looked at again every POLL_S until they are all
-        stored or its wait is over (at once when closing); InfluxDB failing is waited out."""
+        stored or its wait is over (at once when closing)."""
         while True:
             with self._lock:
                 while not self._waiting and not self._closing:
@@ -90,26 +90,29 @@ class Reactions:
                     return
                 waiting, closing = list(self._waiting), self._closing
             for give_up_at, done in waiting:
-                try:
-                    final = closing or time.monotonic() >= give_up_at
-                    advice = self._advisor.advise_now(done, final=final)
-                    if advice is not None:
-                        self._give(advice)
-                except WriteError as exc:
-                    if exc.retry and not closing:
-                        log.warning("advice waits for InfluxDB: %s", exc)
-                        continue
-                    log.error("no advice for a set on %s: %s", done.station, exc)
-                except Exception:
-                    log.exception("no advice for a set on %s", done.station)
-                else:
-                    if advice is None:
-                        continue
-                with self._lock:
-                    self._waiting.remove((give_up_at, done))
+                if self._settled(done, final=closing or time.monotonic() >= give_up_at):
+                    with self._lock:
+                        self._waiting.remove((give_up_at, done))
             with self._lock:
                 if self._waiting and not self._closing:
                     self._lock.wait(POLL_S)
+
+    def _settled(self, done: SetMessage, final: bool) -> bool:
+        """Advise `done` if its reps are in (or `final`); False while it is to wait on, for
+        its reps or for InfluxDB to come back."""
+        try:
+            advice = self._advisor.advise_now(done, final=final)
+            if advice is None:
+                return False
+            self._give(advice)
+        except WriteError as exc:
+            if exc.retry and not self._closing:
+                log.warning("advice waits for InfluxDB: %s", exc)
+                return False
+            log.error("no advice for a set on %s: %s", done.station, exc)
+        except Exception:
+            log.exception("no advice for a set on %s", done.station)
+        return True
 
     def close(self) -> None:
         """Advise the sets still waiting from what is stored, then stop."""
