@@ -56,6 +56,7 @@ def calibrate_command(config: EdgeConfig, known_kg: float | None, seconds: float
     """Measure at rest and save: the gyro bias and the cells' tare, or with --known-kg their
     scale. An emulated bar is measured during its simulated set's lead-in, with plates on."""
     from edge.sources import CALIBRATION_FILE, sim_spec
+    from edge.tare import Tare
     from hardware.calibration import Calibration, calibrate
 
     path = config.state.dir / CALIBRATION_FILE
@@ -86,6 +87,9 @@ def calibrate_command(config: EdgeConfig, known_kg: float | None, seconds: float
     sensor.setup()
     result = calibrate(sensor, previous, drains, known_kg, between)
     result.save(path)
+    # The zero just measured is the cells' zero: a tare kept from before would be taken off it
+    # a second time.
+    cleared = known_kg is None and Tare(config.state.dir).clear()
     bias = ", ".join(f"{v:+.4f}" for v in result.gyro_bias_radps)
     print(
         f"gyro bias ({bias}) rad/s; cells: "
@@ -93,5 +97,6 @@ def calibrate_command(config: EdgeConfig, known_kg: float | None, seconds: float
             f"tare {c.tare_counts:.0f} counts, {c.n_per_count:.3e} N/count" for c in result.cells
         )
         + f"; saved to {path}"
+        + ("; the earlier tare is cleared: this is the cells' zero now" if cleared else "")
     )
     return 0

@@ -37,6 +37,14 @@ class Tare:
             return chunk
         return dataclasses.replace(chunk, force_n=chunk.force_n - self.offset_n)
 
+    def clear(self) -> bool:
+        """Forget the offset (a new calibration measured the zero itself); whether there was
+        one to forget."""
+        had = self._path.exists() or bool(self.offset_n.any())
+        self.offset_n = np.zeros(2)
+        self._path.unlink(missing_ok=True)
+        return had
+
     def zero(self, resting_force_n: np.ndarray) -> None:
         """What the cells read now (after the old offset) becomes zero. Raises InputError if
         the zero cannot be kept: it holds until the daemon stops."""

@@ -12,6 +12,7 @@ import msgspec
 import pytest
 
 from contract.messages import RepMessage, SetMessage, decode
+from edge.tare import Tare
 
 
 def barbell(*args: str) -> subprocess.CompletedProcess[str]:
@@ -225,3 +226,20 @@ def test_the_demo_shows_reps_an_alert_advice_and_writes_each_report(tmp_path: Pa
         report = tmp_path / f"barbell-demo-{athlete}.png"
         assert f"report for {athlete}: {report.resolve()}" in result.stdout
         assert report.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_calibrating_the_zero_again_clears_an_earlier_tare(tmp_path: Path) -> None:
+    """The tare is an offset taken off the cells' readings; a calibration measures the zero
+    itself, so a tare kept from before would be taken off a second time."""
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "tare.json").write_text('{"offset_n": [180.0, 175.0]}')
+    config = tmp_path / "edge.toml"
+    config.write_text(f'[state]\ndir = "{state}"\n[sensor]\nkind = "emulated"\n')
+    result = barbell("calibrate", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "the earlier tare is cleared" in result.stdout
+    assert not (state / "tare.json").exists()
+    assert not Tare(state).offset_n.any()
+    result = barbell("calibrate", "--config", str(config))  # nothing to clear the second time
+    assert result.returncode == 0 and "tare" not in result.stdout.split("saved to")[1]
