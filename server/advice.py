@@ -13,7 +13,6 @@ process, and any redelivery of the set, gives the same answer.
 from __future__ import annotations
 
 import math
-import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -311,6 +310,10 @@ def advise_from(
     return advice("; ".join(words), **known, next_load_kg=chosen, e1rm_kg=round(estimate, 2))
 
 
+def _has_history(done: SetMessage) -> bool:
+    return bool(done.athlete) and done.lift != "auto"
+
+
 def _whole(done: SetMessage, history: Sequence[RepRecord]) -> bool:
     """Whether the set's reps, and every rep's faults, are all stored."""
     complete = all(len(rep.faults) >= rep.fault_count for rep in history)
@@ -358,25 +361,22 @@ class Advisor:
         self._reader = reader
 
     def advise(self, done: SetMessage) -> AdviceMessage:
-        """Advice for the set's athlete and lift, from their history up to the set's end.
+        """Advice for the set's athlete and lift, from their history up to the set's end as
+        stored now, saying so in the reason if some of the set's reps are not."""
+        return advise_from(done, self._history_for(done), self.settings)
 
-        On the shared subscription the set's reps may have gone to other processes, which may
-        not have written them yet: it waits up to `wait_for_reps_s` for all of them and their
-        faults, and then advises from what is stored, saying so in the reason."""
-        deadline = time.monotonic() + self.settings.wait_for_reps_s
-        while (advice := self.advise_now(done, final=time.monotonic() >= deadline)) is None:
-            time.sleep(0.05)
-        return advice
+    def advise_if_whole(self, done: SetMessage) -> AdviceMessage | None:
+        """The advice once the set's reps and their faults are all stored; None until then. On
+        the shared subscription they may have gone to other processes, which may not have
+        written them yet (server/reactions.py waits for them)."""
+        history = self._history_for(done)
+        if _has_history(done) and not _whole(done, history):
+            return None
+        return advise_from(done, history, self.settings)
 
-    def advise_now(self, done: SetMessage, final: bool = False) -> AdviceMessage | None:
-        """The advice, if the set's reps and their faults are all stored (or `final`: from
-        what is stored); None while some are still missing."""
-        if not done.athlete or done.lift == "auto":
-            return advise_from(done, [], self.settings)
-        history = self.history(done)
-        if final or _whole(done, history):
-            return advise_from(done, history, self.settings)
-        return None
+    def _history_for(self, done: SetMessage) -> list[RepRecord]:
+        """No athlete or no lift named: there is no history of theirs to read."""
+        return self.history(done) if _has_history(done) else []
 
     def superseded(self, advice: AdviceMessage) -> bool:
         """Whether the station has stored advice from a later set. A set delivered again (a

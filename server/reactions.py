@@ -63,7 +63,7 @@ class Reactions:
                 log.exception("no alerts or advice for a message on %s", topic)
 
     def _advise(self, done: SetMessage) -> None:
-        advice = self._advisor.advise_now(done)
+        advice = self._advisor.advise_if_whole(done)
         if advice is not None:
             self._give(advice)
             return
@@ -101,7 +101,7 @@ class Reactions:
         """Advise `done` if its reps are in (or `final`); False while it is to wait on, for
         its reps or for InfluxDB to come back."""
         try:
-            advice = self._advisor.advise_now(done, final=final)
+            advice = self._advisor.advise(done) if final else self._advisor.advise_if_whole(done)
             if advice is None:
                 return False
             self._give(advice)

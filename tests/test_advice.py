@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from barbell.services import LocalInfluxDB
 from contract.config import load
 from contract.errors import ConfigError
-from contract.messages import RepMessage, SetMessage, Severity
+from contract.messages import AdviceMessage, RepMessage, SetMessage, Severity, decode
+from contract.topics import topic
 from server.advice import (
     KG_PER_LB,
     AdviceSettings,
@@ -32,10 +33,13 @@ from server.advice import (
     round_down,
     set_points,
 )
+from server.alerting import Alerts
+from server.alerts import AlertSettings
 from server.config import InfluxSettings
 from server.influx import InfluxReader, V1Writer
 from server.points import advice_point, fault_points, line, points_for, rep_point
-from tests.helpers import rows, simulated_session
+from server.reactions import Reactions
+from tests.helpers import rows, simulated_session, wait_for
 
 DAY_S = 86_400.0
 NOW_S = 1_750_000_000.0
@@ -319,6 +323,30 @@ def test_advice_from_a_set_delivered_again_is_superseded_by_a_later_sets(
     assert not advisor.superseded(later)
 
 
+def _advised_by_the_server(
+    settings: InfluxSettings, done: SetMessage, advice: AdviceSettings | None = None
+) -> AdviceMessage:
+    """What the server's reactions publish for `done`, stored: at once if its reps are all
+    there, or after waiting for them (up to `wait_for_reps_s`) on the thread that waits."""
+    reader, writer = InfluxReader(settings), V1Writer(settings)
+    published: list[bytes] = []
+    reactions = Reactions(
+        Alerts(AlertSettings(), reader, writer.write, lambda topic, payload: None),
+        Advisor(advice or AdviceSettings(), reader),
+        writer.write,
+        lambda topic, payload, retain: published.append(payload),
+    )
+    try:
+        reactions([(topic(done.gym, done.station, "set"), done)])
+        wait_for(lambda: bool(published), what="the advice")
+    finally:
+        reactions.close()
+    [payload] = published
+    message = decode(payload)
+    assert isinstance(message, AdviceMessage)
+    return message
+
+
 def test_advisor_waits_for_a_rep_another_process_is_still_writing(
     influxdb: LocalInfluxDB,
 ) -> None:
@@ -330,7 +358,7 @@ def test_advisor_waits_for_a_rep_another_process_is_still_writing(
     _store(writer, bench.without_the_rep_and_set())
     other_process = threading.Timer(0.3, _store, (writer, [bench.rep]))
     other_process.start()
-    advice = Advisor(AdviceSettings(), InfluxReader(settings)).advise(bench.done)
+    advice = _advised_by_the_server(settings, bench.done)
     other_process.join()
     assert advice.held_back and "critical bar_tilt" in advice.reason
     assert "of the set's" not in advice.reason
@@ -349,7 +377,7 @@ def test_advisor_waits_for_faults_still_being_written_after_their_rep(
     late_faults = [line(point) for point in fault_points(bench.rep)]
     rest_of_the_write = threading.Timer(0.3, writer.write, (late_faults,))
     rest_of_the_write.start()
-    advice = Advisor(AdviceSettings(), InfluxReader(settings)).advise(bench.done)
+    advice = _advised_by_the_server(settings, bench.done)
     rest_of_the_write.join()
     assert advice.held_back and "critical bar_tilt" in advice.reason
 
@@ -358,8 +386,7 @@ def test_advice_says_when_the_sets_reps_never_came(influxdb: LocalInfluxDB) -> N
     settings = InfluxSettings(url=influxdb.url, database=influxdb.database)
     bench = _bench_sessions_ending_in_a_tilt()
     _store(V1Writer(settings), bench.without_the_rep_and_set())
-    waited = AdviceSettings(wait_for_reps_s=0.2)
-    advice = Advisor(waited, InfluxReader(settings)).advise(bench.done)
+    advice = _advised_by_the_server(settings, bench.done, AdviceSettings(wait_for_reps_s=0.2))
     assert not advice.held_back
     reps = bench.done.reps
     assert advice.reason.endswith(f"(from {reps - 1} of the set's {reps} reps)")
