@@ -28,7 +28,8 @@ Severity = Literal["info", "warn", "critical"]
 # Text bound for InfluxDB: no control character nor backslash. InfluxDB 1.x cannot give either
 # back from a tag, and in a line of protocol they are what a forged line is made of (a newline
 # and an escaped quote). (`\Z`, not `$`, which would let a final newline through.)
-PLAIN = r"^[^\x00-\x1f\x7f\\]*\Z"
+_UNSAFE = r"\x00-\x1f\x7f\\"  # control characters and the backslash, as a character class
+PLAIN = rf"^[^{_UNSAFE}]*\Z"
 # A person's name as a coach types it.
 Athlete = Annotated[str, Meta(max_length=100, pattern=PLAIN)]
 MsgId = Annotated[str, Meta(min_length=1, max_length=200, pattern=PLAIN)]
@@ -39,7 +40,7 @@ Words = Annotated[str, Meta(max_length=WORDS_MAX, pattern=PLAIN)]  # a sentence 
 def plain(text: str) -> str:
     """`text` as Words: control characters and backslashes (an error quoting a regex, say)
     become spaces and slashes, and it is cut to length."""
-    cleaned = re.sub(r"[\x00-\x1f\x7f]", " ", text).replace("\\", "/")
+    cleaned = re.sub(rf"[{_UNSAFE}]", lambda bad: "/" if bad[0] == "\\" else " ", text)
     return cleaned if len(cleaned) <= WORDS_MAX else cleaned[: WORDS_MAX - 1] + "…"
 
 
