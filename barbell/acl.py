@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from contract.errors import InputError
-from contract.topics import DEAD_LETTERS, ROOT
+from contract.topics import DEAD_LETTERS, ROOT, SERVERS
 
 Access = Literal["read", "write", "readwrite"]
 Role = Literal["station", "coach", "server", "bridge"]
@@ -57,11 +57,11 @@ def coach(gym: str) -> list[Grant]:
 
 def server() -> list[Grant]:
     """Everything in (the shared subscription needs read on the topics under it); alerts, advice
-    and dead letters out."""
+    and dead letters out; and the servers' states in their share group, which only they see."""
     return (
         [Grant("read", f"{ROOT}/#")]
         + [Grant("write", f"{ROOT}/+/+/{kind}") for kind in SERVER_WRITES]
-        + [Grant("write", f"{DEAD_LETTERS}/#")]
+        + [Grant("write", f"{DEAD_LETTERS}/#"), Grant("readwrite", f"{SERVERS}/#")]
     )
 
 

@@ -31,13 +31,14 @@ def endpoint(url: str) -> tuple[str, int, bool]:
 
 def make_client(settings: MqttSettings, client_id: str, manual_ack: bool = False) -> mqtt.Client:
     """A v5 client, not yet connected; the caller sets callbacks, a will, then connects.
+    `client_id` is used as given: a caller that lets the settings name one says so.
 
     Unreadable or malformed certificates and password files raise ConfigError here, at start-up.
     """
     _, _, tls = endpoint(settings.url)
     client = mqtt.Client(
         mqtt.CallbackAPIVersion.VERSION2,
-        client_id=settings.client_id or client_id,
+        client_id=client_id,
         protocol=mqtt.MQTTv5,
         manual_ack=manual_ack,
     )

@@ -16,6 +16,7 @@ def shared_ingest(group: str = SHARE_GROUP) -> str:
 
 SHARED_INGEST = shared_ingest()
 DEAD_LETTERS = f"{ROOT}/_dead"
+SERVERS = "barbell/servers"  # each server's state in its share group (server/membership.py)
 
 # gym and station ids become topic levels, so they may not hold MQTT's special characters.
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"

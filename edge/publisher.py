@@ -63,7 +63,9 @@ class Publisher:
         self._sent_to = 0  # the outbox seq published last on this connection
         self.refused: set[int] = set()  # outbox seqs the broker refused; sent again on reconnect
         # A persistent session, named for the station, so the broker keeps our QoS 1 state.
-        self._client = make_client(settings, client_id=f"barbell-edge-{gym}-{station}")
+        self._client = make_client(
+            settings, client_id=settings.client_id or f"barbell-edge-{gym}-{station}"
+        )
         self._client.max_inflight_messages_set(WINDOW)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect

@@ -55,6 +55,9 @@ class IngestSettings(Section):
     # group it can name, hands it every other message and drops them at its read check; and a
     # login that takes a server's client id takes the backlog queued for it.
     share_group: Annotated[str, Meta(pattern=ID_PATTERN)] = SHARE_GROUP
+    # A server that stops while another is up settles what it holds for up to this long, then
+    # hands its share back; an InfluxDB outage that outlasts it leaves its session to hold them.
+    hand_back_s: Annotated[float, Meta(ge=0, le=60)] = 20.0
 
 
 class ServerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

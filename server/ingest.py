@@ -4,7 +4,8 @@ Nothing is acknowledged to the broker until it is settled: written to InfluxDB (
 alerts, advice), or dead-lettered. A crash or an InfluxDB outage therefore loses nothing: the
 broker holds every unacknowledged message in this process's persistent session and delivers it
 again, and the points it makes overwrite themselves. N processes on the shared subscription
-split the stream between them and share no state.
+split the stream between them and share no state; one that stops hands its share back to the
+others, once it has settled what it holds (membership.py).
 """
 
 from __future__ import annotations
@@ -25,12 +26,15 @@ from contract.messages import DeadLetter, encode
 from contract.mqtt import connect, make_client, refusal
 from server.config import IngestSettings, ServerConfig
 from server.influx import WriteError, Writer
+from server.membership import Membership
 from server.points import dead_letter_line, lines_for
 from server.validation import NOT_OURS, Refused, Stored, validate
 
 log = logging.getLogger(__name__)
 RETRY_S, MAX_RETRY_S = 0.5, 10.0  # back-off while InfluxDB is failing
 DEAD_LETTER_WAIT_S = 10.0
+UNSUBACK_WAIT_S = 5.0
+QUIET_S = 0.5  # handing back: the broker sends what it queued at once, as acks free the window
 
 T = TypeVar("T")
 # Told of each batch of (topic, message) once stored; raises WriteError to have it held.
@@ -74,12 +78,17 @@ class Ingest:
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
         self._client.on_subscribe = self._on_subscribe
+        self._unsubscribed = threading.Event()
+        self._client.on_unsubscribe = lambda *_: self._unsubscribed.set()
         self._client.on_disconnect = self._on_disconnect
+        self._membership = Membership(self._client, group, client_id)
         self._inbox: queue.SimpleQueue[Delivery] = queue.SimpleQueue()
         # Bumped on every connect and disconnect: a delivery is acknowledged only on the
         # connection that brought it, checked and sent under the lock, never on a later one.
         self._connection = 0
         self._connection_lock = threading.Lock()
+        # Deliveries on this connection not yet acknowledged, and when the latest came.
+        self._unsettled, self._last_delivery = 0, 0.0
         self._stop = threading.Event()
         self.subscribed = subscribed or threading.Event()
         self._worker = threading.Thread(target=self._run, name="ingest", daemon=True)
@@ -93,13 +102,17 @@ class Ingest:
         if reason.is_failure:
             log.error("%s", refusal(self._mqtt, reason))
             return
-        with self._connection_lock:
-            self._connection += 1
+        self._new_connection()
         client.subscribe(self._shared, qos=1)
+        self._membership.connected()
 
     def _on_disconnect(self, client, userdata, flags, reason, properties) -> None:
+        self._new_connection()
+
+    def _new_connection(self) -> None:
         with self._connection_lock:
             self._connection += 1
+            self._unsettled = 0  # the broker delivers them again
 
     def _on_subscribe(self, client, userdata, mid, reasons, properties) -> None:
         if any(reason.is_failure for reason in reasons):
@@ -109,7 +122,14 @@ class Ingest:
             self.subscribed.set()
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
-        delivery = Delivery(message.mid, self._connection, message.topic, bytes(message.payload))
+        if self._membership.hears(message.topic):
+            self._membership.heard(message)
+            return
+        with self._connection_lock:
+            self._unsettled += 1
+            self._last_delivery = time.monotonic()
+            connection = self._connection
+        delivery = Delivery(message.mid, connection, message.topic, bytes(message.payload))
         where = topics.parse(message.topic)
         not_ours = message.topic.startswith(topics.DEAD_LETTERS) or (
             where and where.kind in NOT_OURS
@@ -247,6 +267,7 @@ class Ingest:
                 if delivery.connection != self._connection:
                     continue  # the broker delivers it again on the new connection
                 self._client.ack(delivery.mid, 1)
+                self._unsettled -= 1
             if delivery.refusal is not None:
                 self.dead += 1
             elif delivery.message is not None:
@@ -299,11 +320,48 @@ class Ingest:
         connect(self._client, self._mqtt, receive_maximum=self._settings.receive_maximum)
 
     def stop(self) -> None:
-        """Stop taking messages; what is not yet acknowledged stays with the broker."""
+        """Stop taking messages. With another server up, this one's share goes to it, once what
+        this one holds is settled; otherwise what is not yet acknowledged stays with the broker,
+        in this server's session, and so does its share, until it comes back."""
+        leaving = self._client.is_connected() and self._membership.others_up() and self._hand_back()
         self._stop.set()
         self._worker.join(timeout=30)
-        self._client.disconnect()
+        if leaving:
+            self._membership.leaves()
+            self._client.disconnect(properties=_ending_session())
+            log.info("handed this server's share of the stream back to the others")
+        else:
+            self._membership.stays()
+            self._client.disconnect()
         self._client.loop_stop()
+
+    def _hand_back(self) -> bool:
+        """Unsubscribe, then settle what the broker had sent or queued for this session: True
+        once all of it is acknowledged and no more has come for QUIET_S, False if that takes
+        over `hand_back_s` (InfluxDB away), and the session is then kept."""
+        self._unsubscribed.clear()
+        self._client.unsubscribe(self._shared)
+        if not self._unsubscribed.wait(UNSUBACK_WAIT_S):
+            return False
+        deadline = time.monotonic() + self._settings.hand_back_s
+        while time.monotonic() < deadline:
+            with self._connection_lock:
+                if not self._unsettled and time.monotonic() - self._last_delivery >= QUIET_S:
+                    return True
+            time.sleep(0.05)
+        log.warning(
+            "%d messages still unsettled after %.0f s: the session is kept, and holds them",
+            self._unsettled,
+            self._settings.hand_back_s,
+        )
+        return False
+
+
+def _ending_session() -> mqtt.Properties:
+    """DISCONNECT properties that end the session at once, with its place in the share group."""
+    properties = mqtt.Properties(mqtt.PacketTypes.DISCONNECT)
+    properties.SessionExpiryInterval = 0
+    return properties
 
 
 def _published(info: mqtt.MQTTMessageInfo) -> bool:

@@ -15,7 +15,7 @@ import pytest
 from barbell.cli import main
 from contract.config import MqttSettings, load
 from contract.messages import RepMessage, SetMessage
-from contract.topics import SHARED_INGEST, dead_letter, topic
+from contract.topics import SERVERS, SHARED_INGEST, dead_letter, topic
 from edge.config import EdgeConfig, SensorSettings, SimSettings, StateSettings
 from edge.daemon import OUTBOX_FILE, run_edge
 from edge.outbox import Outbox
@@ -137,6 +137,20 @@ def test_no_login_but_the_servers_can_take_a_turn_in_their_shared_subscription(
     assert all(intruder.messages == [] for intruder in intruders)
     for intruder in intruders:
         intruder.close()
+
+
+def test_only_a_server_may_say_which_servers_serve(clients: dict[str, Client]) -> None:
+    """A forged `up` would let the one server left hand its share back to no one
+    (server/membership.py): a station or a coach may neither write the states nor read them."""
+    bar1, coach, server = clients["bar1"], clients["coach"], clients["server"]
+    state = f"{SERVERS}/group/t-server"
+    for intruder in (bar1, coach):
+        assert intruder.publish(f"{SERVERS}/group/forged", b"up").value == NOT_AUTHORIZED
+        intruder.subscribe(f"{SERVERS}/#")
+    server.subscribe(f"{SERVERS}/#")
+    assert server.publish(state, b"up").value == 0
+    wait_for(lambda: (state, b"up") in server.messages, what="the server's own state")
+    assert bar1.messages == [] and coach.messages == []
 
 
 def test_a_station_hears_only_its_own_commands(clients: dict[str, Client]) -> None:

@@ -191,3 +191,47 @@ def test_two_hundred_stations_at_once_have_every_rep_stored(
     assert {row["count"] for row in per_station} == {5}
     sets = rows(influxdb, 'SELECT count("reps") FROM "set" GROUP BY "station"')
     assert len(sets) == 200 and {row["count"] for row in sets} == {1}
+
+
+def test_a_server_stopped_beside_another_hands_its_share_back(
+    mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, station: Sender
+) -> None:
+    """Scaling down: the broker would keep queueing every other message for a stopped server's
+    persistent session, to be lost when it expires. Stopped beside another server, it settles
+    what it holds and ends its session, and the other takes every message."""
+    staying = ServerProcess(mosquitto, influxdb, "t-server-1")
+    leaving = ServerProcess(mosquitto, influxdb, "t-server-2")
+    try:
+        for i in range(20):
+            station.send(rep("bar1", i))
+        leaving.stop()  # while some of its share may still be in flight
+        for i in range(20, 40):
+            station.send(rep("bar1", i))
+        wait_for(lambda: len(stored_ids(influxdb)) == 40, what="every rep, with one server")
+    finally:
+        staying.stop()
+    assert "handed this server's share" in leaving.log.read_text()
+    assert sorted(stored_ids(influxdb)) == sorted(rep("bar1", i).msg_id for i in range(40))
+
+
+def test_servers_stopped_together_keep_a_session_that_holds_the_stream(
+    mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, station: Sender
+) -> None:
+    """Both may not leave at once: the last server keeps its session, so what comes while
+    none runs waits for them, as a lone server's restart needs."""
+    servers = [ServerProcess(mosquitto, influxdb, f"t-server-{n}") for n in range(2)]
+    for server in servers:
+        server.process.send_signal(signal.SIGTERM)
+    for server in servers:
+        server.stop()
+    left = sum("handed this server's share" in server.log.read_text() for server in servers)
+    assert left <= 1
+    for i in range(20):
+        station.send(rep("bar1", i))
+    servers = [ServerProcess(mosquitto, influxdb, f"t-server-{n}") for n in range(2)]
+    try:
+        wait_for(lambda: len(stored_ids(influxdb)) == 20, what="every rep sent while none ran")
+    finally:
+        for server in servers:
+            server.stop()
+    assert sorted(stored_ids(influxdb)) == sorted(rep("bar1", i).msg_id for i in range(20))
