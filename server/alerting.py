@@ -1,9 +1,11 @@
 """Coach alerts end to end: rules, the cooldown, then store, publish and notify.
 
 The ingest calls `consider` after a message's own write succeeded. An alert is stored before it
-is published, so the `alert` point is the cooldown's record: a crash between the two loses one
-push at most, and a redelivered trigger never raises a second one. Publishing queues in paho and
-notifying queues for a worker thread, so neither blocks the ingest.
+is published, so the `alert` point is the cooldown's record, and a redelivered trigger never
+raises a second one. Publishing queues in paho and notifying queues for a worker thread, so
+neither blocks the ingest. The queue is in memory, so the point also says which process owes
+the push and whether it is done: a process killed with pushes queued sends them when it is back
+(same client id), those of the last `push_within_s`, so each alert is pushed at least once.
 """
 
 from __future__ import annotations
@@ -11,13 +13,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from contract import topics
 from contract.messages import AlertMessage, Message, encode
 from server.alerts import AlertRules, AlertSettings
 from server.cooldown import Cooldown, Reader
+from server.influx import WriteError
+from server.influxql import quoted
 from server.notify import Notifier
-from server.points import alert_point, line
+from server.points import alert_point, line, pushed_point
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +38,19 @@ class Alerts:
         write_lines: Callable[[list[str]], object],
         publish: Callable[[str, bytes], object],
         v1rm_mps: Mapping[str, float] = {},
+        pusher: str = "barbell-server",
     ) -> None:
-        """`v1rm_mps`: per lift, the velocities at 1RM the advice uses, for near failure."""
+        """`v1rm_mps`: per lift, the velocities at 1RM the advice uses, for near failure;
+        `pusher`: this process, by a name it keeps across restarts (its client id)."""
         self._rules = AlertRules(settings.rules, v1rm_mps)
         self._cooldown = Cooldown(reader, settings.cooldown_s)
+        self._reader = reader
         self._write_lines = write_lines
         self._publish = publish
+        self._pusher = pusher
+        self._push_within_s = settings.push_within_s
         urls = settings.notify_urls()
-        self._notifier = Notifier(urls, settings.queue_size) if urls else None
+        self._notifier = Notifier(urls, settings.queue_size, on_sent=self._pushed) if urls else None
         # One alert at a time per process between the cooldown check and the write, so two
         # ingest threads cannot both pass the check for the same key.
         self._lock = threading.Lock()
@@ -58,7 +68,8 @@ class Alerts:
             with self._lock:
                 if self._cooldown.holds(alert):
                     continue
-                self._write_lines([line(alert_point(alert))])
+                pusher = self._pusher if self._notifier is not None else None
+                self._write_lines([line(alert_point(alert, pusher))])
                 self._cooldown.note(alert)
             log.info("alert %s: %s", alert.rule, alert.message)
             self._publish(topics.topic(alert.gym, alert.station, "alert"), encode(alert))
@@ -67,7 +78,45 @@ class Alerts:
             raised.append(alert)
         return raised
 
+    def push_what_is_owed(self) -> int:
+        """Queue again the alerts this process stored but never pushed, within `push_within_s`
+        (it was killed first, or the notifiers failed); how many. Raises WriteError when
+        InfluxDB cannot answer."""
+        if self._notifier is None:
+            return 0
+        within = f"{round(self._push_within_s)}s"
+        rows = self._reader.query(
+            'SELECT * FROM "alert" WHERE "pushed" = false'
+            f' AND "pusher" = {quoted(self._pusher)} AND time > now() - {within}'
+        )
+        for row in rows:
+            self._notifier.submit(_alert(row))
+        if rows:
+            log.info("pushing %d alerts stored earlier but never pushed", len(rows))
+        return len(rows)
+
+    def _pushed(self, alert: AlertMessage) -> None:
+        try:
+            self._write_lines([line(pushed_point(alert))])
+        except WriteError as exc:  # pushed again after a restart: at least once
+            log.warning("cannot mark alert %s pushed: %s", alert.rule, exc)
+
     def close(self, timeout_s: float = 5.0) -> None:
         """Let the notifiers send what is queued, up to `timeout_s`."""
         if self._notifier is not None:
             self._notifier.close(timeout_s)
+
+
+def _alert(row: dict[str, Any]) -> AlertMessage:
+    """An alert as its point holds it (`t` kept as a field: the point's time to the ns)."""
+    return AlertMessage(
+        rule=row["rule"],
+        severity=row["severity"],
+        athlete=row.get("athlete") or "",
+        message=row["message"],
+        rep_ref=row.get("rep_ref"),
+        gym=row["gym"],
+        station=row["station"],
+        lift=row.get("lift") or None,
+        t=row["t"],
+    )

@@ -224,6 +224,8 @@ class AlertSettings(Section):
     urls: list[str] = msgspec.field(default_factory=list)  # apprise URLs
     urls_file: Path | None = None  # more apprise URLs, one a line, for those holding secrets
     queue_size: Annotated[int, Meta(ge=1, le=100_000)] = 100  # alerts waiting for notifiers
+    # A process back from a crash pushes the alerts it still owed, if no older than this.
+    push_within_s: Annotated[float, Meta(ge=0, le=86_400)] = 3600.0
 
     def __post_init__(self) -> None:
         names = [rule.id for rule in self.rules]

@@ -9,11 +9,12 @@ import threading
 from server.advice import Advisor
 from server.alerting import Alerts
 from server.config import ServerConfig
-from server.influx import InfluxReader, make_writer
+from server.influx import InfluxReader, WriteError, make_writer
 from server.ingest import Ingest
 from server.reactions import Reactions
 
 log = logging.getLogger(__name__)
+OWED_RETRY_S = 10.0
 
 
 def run_server(
@@ -23,16 +24,17 @@ def run_server(
     (a demo or a test starts its stations then, so no rep goes unheard)."""
     writer = make_writer(config.influx)
     reader = InfluxReader(config.influx)
-    ingest = Ingest(
-        config, writer, config.mqtt.client_id or "barbell-server", subscribed=subscribed
-    )
+    name = config.mqtt.client_id or "barbell-server"
+    ingest = Ingest(config, writer, name, subscribed=subscribed)
     alerts = Alerts(
         config.alerts,
         reader,
         writer.write,
         lambda topic, payload: ingest.publish(topic, payload),
         v1rm_mps=config.advice.v1rm_mps,
+        pusher=name,
     )
+    threading.Thread(target=_push_what_is_owed, args=(alerts, stop), daemon=True).start()
     reactions = Reactions(alerts, Advisor(config.advice, reader), writer.write, ingest.publish)
     ingest.on_stored = reactions
     ingest.start()
@@ -44,3 +46,15 @@ def run_server(
         reactions.close()
         writer.close()
         log.info("stored %d messages, %d dead letters", ingest.stored, ingest.dead)
+
+
+def _push_what_is_owed(alerts: Alerts, stop: threading.Event) -> None:
+    """The alerts a killed run of this process stored but never pushed, once InfluxDB answers."""
+    while True:
+        try:
+            alerts.push_what_is_owed()
+            return
+        except WriteError as exc:
+            log.warning("cannot look for alerts owed to the notifiers yet: %s", exc)
+        if stop.wait(OWED_RETRY_S):
+            return

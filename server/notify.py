@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import apprise
 
@@ -27,9 +27,16 @@ NOTIFY_TYPE = {
 
 
 class Notifier:
-    def __init__(self, urls: Sequence[str], queue_size: int = 100) -> None:
-        """Raises ConfigError for a URL apprise does not understand; the error names its place
-        in the list, never the URL, which may hold a secret."""
+    def __init__(
+        self,
+        urls: Sequence[str],
+        queue_size: int = 100,
+        on_sent: Callable[[AlertMessage], object] = lambda alert: None,
+    ) -> None:
+        """`on_sent` hears of each alert the notifiers took. Raises ConfigError for a URL
+        apprise does not understand; the error names its place in the list, never the URL,
+        which may hold a secret."""
+        self._on_sent = on_sent
         self._apprise = apprise.Apprise()
         for i, url in enumerate(urls, 1):
             if not self._apprise.add(url):
@@ -77,6 +84,7 @@ class Notifier:
             delivered = False
         if delivered:
             self.sent += 1
+            self._on_sent(alert)
             if self._failing:
                 log.info("alert notifications recovered")
                 self._failing = False

@@ -151,19 +151,32 @@ def set_point(message: SetMessage) -> Point:
     return point
 
 
-def alert_point(alert: AlertMessage) -> Point:
+def alert_point(alert: AlertMessage, pusher: str | None = None) -> Point:
     """Stamped with the trigger's time, so an alert raised again from a redelivered message
-    overwrites itself; the rule is a tag, so dashboards count alerts by rule."""
+    overwrites itself; the rule is a tag, so dashboards count alerts by rule. An alert bound
+    for the notifiers names the process that pushes it and is not yet pushed: the one store
+    holds what a killed process still owed (server/alerting.py)."""
+    point = _alert_series(alert)
+    point.field("severity", alert.severity).field("message", alert.message)
+    if alert.rep_ref is not None:
+        point.field("rep_ref", alert.rep_ref)
+    if pusher is not None:
+        point.field("pusher", pusher).field("pushed", False).field("t", alert.t)
+    return point
+
+
+def pushed_point(alert: AlertMessage) -> Point:
+    """The mark that the alert's point has been pushed: the same series and time, one field."""
+    return _alert_series(alert).field("pushed", True)
+
+
+def _alert_series(alert: AlertMessage) -> Point:
     point = Point("alert").time(_ns(alert.t), WritePrecision.NS)
     for tag in TAGS:
         value = getattr(alert, tag)
         if value:  # no athlete or lift (a station alert): the tag is absent, InfluxQL's ''
             point.tag(tag, value)
-    point.tag("rule", alert.rule)
-    point.field("severity", alert.severity).field("message", alert.message)
-    if alert.rep_ref is not None:
-        point.field("rep_ref", alert.rep_ref)
-    return point
+    return point.tag("rule", alert.rule)
 
 
 DEAD_LETTER_TEXT = 32_000  # characters of the payload kept in InfluxDB (a string field < 64 KB)

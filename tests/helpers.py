@@ -156,8 +156,9 @@ class Listener:
 
 
 SET_SPACING_S = 300.0  # between set starts in a simulated session
-# A whole second a day ago: messages stamped from it fall inside the server's window of time.
-RECENT_S = float(int(time.time()) - 86400)
+# A whole second nearly a day ago: messages stamped from it fall inside the server's window of
+# time, and alerts they raise within a day's `push_within_s`.
+RECENT_S = float(int(time.time()) - 86000)
 
 
 def simulated_session(
@@ -216,13 +217,16 @@ class Webhook:
     def __init__(self, delay_s: float = 0.0) -> None:
         self.bodies: list[dict[str, Any]] = []
         self.failing = False
+        self.refused = 0  # posts answered with 500
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 time.sleep(delay_s)
-                if not outer.failing:
+                if outer.failing:
+                    outer.refused += 1
+                else:
                     outer.bodies.append(json.loads(body))
                 self.send_response(500 if outer.failing else 200)
                 self.end_headers()

@@ -270,7 +270,7 @@ class CountingReader:
 
 
 def server_process(
-    influx: LocalInfluxDB, settings: AlertSettings | None = None
+    influx: LocalInfluxDB, settings: AlertSettings | None = None, name: str = "barbell-server"
 ) -> tuple[Alerts, CountingReader, list[tuple[str, bytes]]]:
     """One server process's alerts: its own reader and writer, publishing into a list."""
     reader = CountingReader(influx)
@@ -280,6 +280,7 @@ def server_process(
         reader,
         V1Writer(InfluxSettings(url=influx.url)).write,
         lambda topic, payload: published.append((topic, payload)),
+        pusher=name,
     )
     return alerts, reader, published
 
@@ -453,6 +454,45 @@ def test_a_dead_or_slow_notifier_does_not_hold_up_the_ingest(
     finally:
         alerts.close(timeout_s=1)
         slow.close()
+
+
+def test_pushes_a_process_still_owed_are_sent_when_it_is_back(
+    influxdb: LocalInfluxDB, webhook: Webhook
+) -> None:
+    """The notifiers' queue is in memory: a process killed with pushes queued, or whose
+    notifiers failed, sends what it owed when it is back, under the same name, and only that."""
+    settings = AlertSettings(urls=[webhook.url], cooldown_s=0)
+    first, _, _ = server_process(influxdb, settings, name="t-server-1")
+    other, _, _ = server_process(influxdb, settings, name="t-server-2")
+    lately = time.time() - 60
+    try:
+        for i in range(2):
+            first.consider(rep(i, lately, velocity_loss_pct=40.0), REP_TOPIC)
+        wait_for(lambda: len(webhook.bodies) == 2, what="the first pushes")
+        webhook.failing = True  # the next three never go out; another process owes one too
+        for i in range(2, 5):
+            first.consider(rep(i, lately, velocity_loss_pct=40.0), REP_TOPIC)
+        other.consider(rep(9, lately, velocity_loss_pct=40.0), REP_TOPIC)
+        wait_for(lambda: webhook.refused == 4, what="the failed pushes")
+    finally:
+        first.close(timeout_s=1)
+        other.close(timeout_s=1)
+    webhook.failing = False
+    back, _, _ = server_process(influxdb, settings, name="t-server-1")
+    try:
+        assert back.push_what_is_owed() == 3
+        wait_for(lambda: len(webhook.bodies) == 5, what="the owed pushes")
+        wait_for(lambda: owed(influxdb, "t-server-1") == 0, what="each marked pushed once sent")
+    finally:
+        back.close()
+    assert owed(influxdb, "t-server-2") == 1  # for it to send when it is back
+    assert len(webhook.bodies) == 5
+
+
+def owed(influx: LocalInfluxDB, pusher: str) -> int:
+    """Alerts stored for `pusher` to push and not yet pushed."""
+    query = f'SELECT "message" FROM "alert" WHERE "pushed" = false AND "pusher" = \'{pusher}\''
+    return len(rows(influx, query))
 
 
 def test_a_failing_notifier_is_logged_once_and_so_is_its_recovery(

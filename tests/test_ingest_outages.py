@@ -20,7 +20,7 @@ from contract.messages import RepMessage, encode
 from contract.mqtt import connect, make_client
 from server.ingest import Ingest
 from tests.fleet import name
-from tests.helpers import RECENT_S, rows, wait_for
+from tests.helpers import RECENT_S, Webhook, rows, wait_for
 
 
 def rep(station: str, i: int) -> RepMessage:
@@ -109,13 +109,17 @@ def test_a_missing_database_holds_the_stream_until_someone_creates_it(
 class ServerProcess:
     """`barbell server` as a gym runs it, logging to a file the test reads."""
 
-    def __init__(self, broker: LocalMosquitto, database: LocalInfluxDB, name: str) -> None:
+    def __init__(
+        self, broker: LocalMosquitto, database: LocalInfluxDB, name: str, **settings: str
+    ) -> None:
+        """`settings`: more BARBELL_… variables."""
         environment = dict(
             os.environ,
             BARBELL_MQTT_URL=broker.url,
             BARBELL_MQTT_CLIENT_ID=name,
             BARBELL_INFLUX_URL=database.url,
             BARBELL_INFLUX_DATABASE=database.database,
+            **settings,
         )
         self.log = broker.dir / f"{name}.log"
         with self.log.open("a") as log:
@@ -158,6 +162,35 @@ def test_a_server_killed_mid_batch_loses_nothing(
     finally:
         server.stop()
     assert sorted(stored_ids(influxdb)) == sorted(rep("bar2", i).msg_id for i in range(100))
+
+
+def test_a_server_killed_with_alert_pushes_queued_sends_them_when_it_is_back(
+    mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, station: Sender
+) -> None:
+    """Every rep raises an alert (a 40 % velocity loss, no cooldown); a slow notifier keeps
+    most pushes queued in memory when the server is killed. Back, it sends what it owed."""
+    hook = Webhook(delay_s=0.2)
+    alerting = {
+        "BARBELL_ALERTS_URLS": hook.url,
+        "BARBELL_ALERTS_COOLDOWN_S": "0",
+        "BARBELL_ALERTS_PUSH_WITHIN_S": "86400",  # the reps are stamped nearly a day ago
+    }
+    server = ServerProcess(mosquitto, influxdb, "t-server-pushes", **alerting)
+    try:
+        for i in range(10):
+            message = rep("bar1", i)
+            message.velocity_loss_pct = 40.0
+            station.send(message)
+        wait_for(lambda: len(stored_ids(influxdb)) == 10, what="every rep stored")
+        server.kill()
+        assert len(hook.bodies) < 10  # some were still queued
+        server = ServerProcess(mosquitto, influxdb, "t-server-pushes", **alerting)
+        wait_for(lambda: len(hook.bodies) >= 10, what="every alert pushed", timeout_s=30)
+    finally:
+        server.stop()
+        hook.close()
+    alerts = rows(influxdb, 'SELECT "message" FROM "alert" WHERE "pushed" = false')
+    assert alerts == []
 
 
 def test_two_servers_on_the_shared_subscription_store_each_rep_exactly_once(
