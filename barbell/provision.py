@@ -204,9 +204,15 @@ def _login(
     grants: Sequence[acl.Grant],
     settings: str,
     extra: dict[str, dict[str, str]] | None = None,
+    session: str | None = None,
 ) -> int:
-    """The user on the broker, then the client's files in --out. Bad input changes nothing."""
+    """The user on the broker, then the client's files in --out. Bad input changes nothing.
+    `session`: the start of the client's id, which a secret ends: Mosquitto binds no client id
+    to a login, and a login that connects under another's id takes its session, and what is
+    queued for it (a station's commands and advice, a coach's alerts)."""
     mqtt = _client_settings(args, username)
+    if session is not None:
+        mqtt["client_id"] = f"{session}-{secrets.token_hex(8)}"
     password = BrokerFiles(args.broker_dir).add_user(role, username, grants)
     out: Path = args.out or Path(f"barbell-{role}-{username.replace('@', '-')}")
     _copy_ca(args, out)
@@ -237,12 +243,16 @@ def _station(args: argparse.Namespace) -> int:
         "edge.toml",
         # A provisioned station is a real bar: its chips, not the simulator.
         {"station": {"gym": gym, "id": station}, "sensor": {"kind": "i2c"}},
+        session=f"barbell-edge-{gym}-{station}",
     )
 
 
 def _coach(args: argparse.Namespace) -> int:
     gym, name = _check_id("--gym", args.gym), _check_id("--name", args.name)
-    return _login(args, "coach", f"{name}@{gym}", acl.coach(gym), "coach.toml")
+    return _login(
+        args, "coach", f"{name}@{gym}", acl.coach(gym), "coach.toml",
+        session=f"barbell-coach-{gym}-{name}",
+    )  # fmt: skip
 
 
 def _server(args: argparse.Namespace) -> int:

@@ -77,6 +77,20 @@ def test_a_provisioned_station_reaches_the_server_through_its_shared_subscriptio
     finally:
         server.close()
     assert len(sent) == 7  # 3 reps, their paths and their set
+    # Under the secret id provisioning drew for it (test_each_station_and_coach_session_…).
+    log = broker.daemon.log_tail(lines=10_000)
+    assert f" as {provisioned.mqtt.client_id} " in log, log[-2000:]
+
+
+def test_each_station_and_coach_session_is_named_by_a_secret(broker: ProvisionedBroker) -> None:
+    """Mosquitto binds no client id to a login: one that knew a station's id could connect
+    under it and take its session, with the commands and advice queued for it. Provisioning
+    ends each id with a secret, drawn anew each time, as it draws the servers' share group."""
+    station, coach = broker.logins_of["bar1@g1"].client_id, broker.logins_of["anna@g1"].client_id
+    assert station is not None and station.startswith("barbell-edge-g1-bar1-")
+    assert coach is not None and coach.startswith("barbell-coach-g1-anna-")
+    again = broker.station("g1", "bar1").mqtt.client_id
+    assert again is not None and again != station
 
 
 def test_a_station_logged_in_as_another_keeps_its_refused_reps_in_the_outbox(
