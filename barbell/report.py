@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from contract.errors import InputError
-from server.influxql import quoted
+from server.influxql import epoch_ns, quoted
 
 
 class Reader(Protocol):
@@ -109,8 +109,8 @@ def load_session(reader: Reader, session_id: str) -> SessionData:
     if not rep_rows:
         raise InputError(f"session {session_id!r} not found: no reps stored for it")
     first = rep_rows[0]
-    start_ns = min(_ns(row["time"]) for row in rep_rows)
-    end_ns = max(_ns(row["time"]) for row in rep_rows)
+    start_ns = min(epoch_ns(row["time"]) for row in rep_rows)
+    end_ns = max(epoch_ns(row["time"]) for row in rep_rows)
     station = quoted(first["station"])
     window = f'"station" = {station} AND time >= {start_ns} AND time <= {end_ns}'
 
@@ -153,7 +153,7 @@ def load_session(reader: Reader, session_id: str) -> SessionData:
     for row in reader.query(f'SELECT * FROM "alert" WHERE {alert_window} GROUP BY "rule"'):
         if row.get("rep_ref") in ids:
             data.alerts.append(
-                AlertRow(_ns(row["time"]) / 1e9, row["rule"], row["severity"], row["message"])
+                AlertRow(epoch_ns(row["time"]) / 1e9, row["rule"], row["severity"], row["message"])
             )
     advice = reader.query(
         f'SELECT "reason", "next_load_kg" FROM "advice" WHERE "athlete" = '
@@ -178,17 +178,6 @@ def _paths(reader: Reader, sid: str) -> list[PathTrace]:
         PathTrace(s, r, tuple(p[0] for p in points), tuple(p[1] for p in points))
         for (s, r), points in sorted(samples.items())
     ]
-
-
-def _ns(stamp: Any) -> int:
-    """InfluxDB 1.x answers `time` as RFC 3339 text unless asked for epochs."""
-    if isinstance(stamp, int | float):
-        return int(stamp)
-    from datetime import datetime
-
-    whole, _, fraction = str(stamp).rstrip("Z").partition(".")
-    seconds = datetime.fromisoformat(whole + "+00:00").timestamp()
-    return int(seconds) * 10**9 + int((fraction + "000000000")[:9])
 
 
 def write_report(data: SessionData, out: Path) -> Path:

@@ -22,18 +22,22 @@ from typing import TypeVar
 import paho.mqtt.client as mqtt
 
 from contract import topics
-from contract.messages import DeadLetter, encode
+from contract.messages import DeadLetter, StatusMessage, encode
 from contract.mqtt import connect, make_client, refusal
 from server.config import IngestSettings, ServerConfig
-from server.influx import WriteError, Writer
+from server.influx import InfluxReader, WriteError, Writer
 from server.membership import Membership
-from server.points import dead_letter_line, lines_for
+from server.points import dead_letter_line, lines_for, offline_line
 from server.validation import NOT_OURS, Refused, Stored, validate
+from server.wills import place
 
 log = logging.getLogger(__name__)
 RETRY_S, MAX_RETRY_S = 0.5, 10.0  # back-off while InfluxDB is failing
 DEAD_LETTER_WAIT_S = 10.0
 UNSUBACK_WAIT_S = 5.0
+# An offline status drained from a backlog may have the station's return right behind it
+# (wills.py): a batch that holds one waits this long for more.
+WILL_WAIT_S = 0.2
 QUIET_S = 0.5  # handing back: the broker sends what it queued at once, as acks free the window
 
 T = TypeVar("T")
@@ -49,9 +53,11 @@ class Delivery:
     connection: int  # acks only make sense on the connection that delivered it
     topic: str
     payload: bytes
+    arrived: float = 0.0  # UTC epoch seconds
     message: Stored | None = None
     refusal: str | None = None  # why it goes to dead letters
     lines: list[str] = field(default_factory=list)
+    news: bool = True  # reacted to (alerts, advice) once stored; a late offline status is not
 
 
 class Ingest:
@@ -68,6 +74,7 @@ class Ingest:
         has taken the subscription (a new Event when not given)."""
         self._settings: IngestSettings = config.ingest
         self._writer = writer
+        self._reader = InfluxReader(config.influx)  # a station's statuses, to place its wills
         self.on_stored = on_stored
         self._mqtt = config.mqtt
         # The share group, secret on a broker with logins, begins the client id too: a login
@@ -129,14 +136,16 @@ class Ingest:
             self._unsettled += 1
             self._last_delivery = time.monotonic()
             connection = self._connection
-        delivery = Delivery(message.mid, connection, message.topic, bytes(message.payload))
+        delivery = Delivery(
+            message.mid, connection, message.topic, bytes(message.payload), time.time()
+        )
         where = topics.parse(message.topic)
         not_ours = message.topic.startswith(topics.DEAD_LETTERS) or (
             where and where.kind in NOT_OURS
         )
-        # A retained status handed over again as we subscribe (each restart) is no new event:
-        # our persistent session had it live, and stored it then.
-        if not_ours or message.retain:
+        # Only a status is retained by a station: handed over at each subscription, it is
+        # stored like any (its points overwrite themselves, and an offline one is placed).
+        if not_ours or (message.retain and not (where and where.kind == "status")):
             self._inbox.put(delivery)  # acknowledged in its turn
             return
         s = self._settings
@@ -144,7 +153,7 @@ class Ingest:
             delivery.message = validate(
                 message.topic,
                 delivery.payload,
-                time.time(),
+                delivery.arrived,
                 s.max_payload_bytes,
                 (s.max_behind_s, s.max_ahead_s),
             )
@@ -162,7 +171,7 @@ class Ingest:
         while not self._stop.is_set():
             try:
                 batch = self._next_batch()
-                if batch and self._write(batch) and self._react(batch):
+                if batch and self._place(batch) and self._write(batch) and self._react(batch):
                     self._settle(batch)
             except Exception:  # a bug of ours: the broker keeps the batch, ingest goes on
                 log.exception("ingest worker failed; carrying on")
@@ -179,12 +188,42 @@ class Ingest:
             try:
                 delivery = self._inbox.get(timeout=wait) if wait else self._inbox.get_nowait()
             except queue.Empty:
-                break
+                if wait >= WILL_WAIT_S or not any(map(_offline, batch)):
+                    break
+                wait = WILL_WAIT_S  # an offline status is judged with what follows it
+                continue
             batch.append(delivery)
             lines += len(delivery.lines)
         # Deliveries of a lost connection come again on the new one: keeping both would only
         # grow the queue while a write is held through an outage.
         return [d for d in batch if d.connection == self._connection]
+
+    def _place(self, batch: list[Delivery]) -> bool:
+        """Place each offline status in time (wills.py), reading the station's statuses, held
+        like a write while InfluxDB fails; False if stopped first."""
+        back: dict[tuple[str | None, str | None], float] = {}  # latest online in the batch
+        for delivery in reversed(batch):
+            status = delivery.message
+            if not isinstance(status, StatusMessage):
+                continue
+            station = (status.gym, status.station)
+            if status.state == "online":
+                back[station] = max(back.get(station, status.since), status.since)
+                continue
+            try:
+                self._hold(self._place_offline, (delivery, status, back.get(station)))
+            except _Stopped:
+                return False
+        return True
+
+    def _place_offline(self, item: tuple[Delivery, StatusMessage, float | None]) -> None:
+        delivery, status, back_since = item
+        placed = place(self._reader, status, delivery.arrived, back_since)
+        if placed is None:  # seen before: acknowledged untouched
+            delivery.message, delivery.lines = None, []
+            return
+        delivery.message, delivery.news = placed.status, placed.news
+        delivery.lines = [offline_line(placed.status, placed.reported_since)]
 
     def _write(self, batch: list[Delivery]) -> bool:
         """Write the batch's points, holding them through an outage; False if stopped first.
@@ -242,7 +281,7 @@ class Ingest:
 
     def _react(self, batch: list[Delivery]) -> bool:
         """Alerts and advice, held like a write while InfluxDB fails; False if stopped first."""
-        stored = [(d.topic, d.message) for d in batch if d.message is not None]
+        stored = [(d.topic, d.message) for d in batch if d.message is not None and d.news]
         if self.on_stored is None or not stored:
             return True
         try:
@@ -355,6 +394,11 @@ class Ingest:
             self._settings.hand_back_s,
         )
         return False
+
+
+def _offline(delivery: Delivery) -> bool:
+    message = delivery.message
+    return isinstance(message, StatusMessage) and message.state == "offline"
 
 
 def _ending_session() -> mqtt.Properties:

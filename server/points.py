@@ -144,6 +144,12 @@ def station_health_point(message: HealthMessage | StatusMessage) -> Point:
     return _add_fields(point, message, {"gym", "station", "t", "since"})
 
 
+def offline_line(status: StatusMessage, reported_since: float) -> str:
+    """An offline status, stamped where it belongs (wills.py), with the `since` it was sent
+    with: what tells it apart when it comes again."""
+    return line(station_health_point(status).field("reported_since", reported_since))
+
+
 def set_point(message: SetMessage) -> Point:
     point = _point("set", message, message.t_end)
     for code, count in message.fault_counts.items():

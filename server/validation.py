@@ -53,13 +53,16 @@ def validate(
     if not isinstance(message, expected):
         raise Refused(f"a {type(message).__name__} on a {where.kind} topic")
     if isinstance(message, StatusMessage):
-        message = _from_topic(message, where, now_s)
+        message = _from_topic(message, where)
     if (message.gym, message.station) != (where.gym, where.station):
         raise Refused(
             f"names gym {message.gym!r}, station {message.station!r} "
             f"but came on {where.gym}/{where.station}"
         )
-    stamp, (behind_s, ahead_s) = _time_of(message), window_s
+    offline = isinstance(message, StatusMessage) and message.state == "offline"
+    # An offline status is stamped on arrival (wills.py): a will's own `since` is when its
+    # connection began, which a Pi without a real-time clock may have read as 1970.
+    stamp, (behind_s, ahead_s) = (now_s if offline else _time_of(message)), window_s
     if stamp > now_s + ahead_s:
         raise Refused(f"stamped {stamp - now_s:.0f} s in the future: is the station's clock set?")
     if stamp < now_s - behind_s:
@@ -68,14 +71,11 @@ def validate(
     return message
 
 
-def _from_topic(status: StatusMessage, where: topics.StationTopic, now_s: float) -> StatusMessage:
+def _from_topic(status: StatusMessage, where: topics.StationTopic) -> StatusMessage:
     """A status names its station by its topic (older stations leave gym and station out). An
-    offline one is stamped on arrival: a last will was written when its connection began, and
-    that moment is the online status's, not when the station went quiet."""
+    offline one is placed in time by the ingest (wills.py)."""
     if status.gym is None and status.station is None:
         status = msgspec.structs.replace(status, gym=where.gym, station=where.station)
-    if status.state == "offline":
-        status = msgspec.structs.replace(status, since=now_s)
     return status
 
 

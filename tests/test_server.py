@@ -182,3 +182,64 @@ def test_a_set_waiting_for_its_reps_does_not_hold_anyone_elses(
         stations.close()
     [advice] = rows(influxdb, 'SELECT * FROM "advice"')
     assert advice["station"] == "bar1" and "of the set's" not in advice["reason"]
+
+
+def test_an_offline_status_seen_again_is_stored_and_alerted_once(
+    mosquitto: LocalMosquitto, influxdb: LocalInfluxDB
+) -> None:
+    """A station went quiet before any server ran: the servers only ever see its will retained,
+    handed over at each subscription. The first sees news (stored, alerted); the next, after a
+    restart, the same will again (neither, though the cooldown is off)."""
+    config = ServerConfig(
+        mqtt=MqttSettings(url=mosquitto.url, client_id="t-server-wills"),
+        influx=InfluxSettings(url=influxdb.url),
+        alerts=AlertSettings(cooldown_s=0),
+    )
+    t0 = time.time() - 3600
+    will = StatusMessage(state="offline", version="0.1.0", since=t0, gym="g1", station="bar1")
+    station = Listener(mosquitto.url, "t-station-wills", "barbell/v1/none")
+    try:
+        station.client.publish(
+            topic("g1", "bar1", "status"), encode(will), qos=1, retain=True
+        ).wait_for_publish(5)
+        for start in range(2):
+            with running_server(config):
+                # A rep after it: once the rep is stored, the will handed over before it was seen.
+                rep = _rep_of("bar2", start, t0)
+                station.client.publish(topic("g1", "bar2", "rep"), encode(rep), qos=1)
+                wait_for(lambda n=start: len(rows(influxdb, 'SELECT * FROM "rep"')) == n + 1)
+    finally:
+        station.close()
+    assert len(offline_points(influxdb)) == 1
+    assert [row["rule"] for row in rows(influxdb, 'SELECT * FROM "alert"')] == ["station_offline"]
+
+
+def test_an_outage_over_before_the_server_hears_of_it_is_stored_in_its_place_unalerted(
+    mosquitto: LocalMosquitto, influxdb: LocalInfluxDB
+) -> None:
+    """The station dropped off and came back while no server ran: its will, drained late,
+    goes before its return in the store, and no coach is told of an outage that is over."""
+    config = ServerConfig(
+        mqtt=MqttSettings(url=mosquitto.url, client_id="t-server-late"),
+        influx=InfluxSettings(url=influxdb.url),
+        alerts=AlertSettings(cooldown_s=0),
+    )
+    with running_server(config):
+        pass  # its session, kept, holds what comes while it is away
+    first, back = time.time() - 3600, time.time() - 600
+    station = Listener(mosquitto.url, "t-station-late", "barbell/v1/none")
+    try:
+        for state, since in (("offline", first), ("online", back)):
+            status = StatusMessage(
+                state=state, version="0.1.0", since=since, gym="g1", station="bar1"
+            )  # type: ignore[arg-type]
+            station.client.publish(
+                topic("g1", "bar1", "status"), encode(status), qos=1, retain=True
+            ).wait_for_publish(5)
+        with running_server(config):
+            wait_for(lambda: len(rows(influxdb, 'SELECT "state" FROM "station_health"')) == 2)
+    finally:
+        station.close()
+    stored = rows(influxdb, 'SELECT "state" FROM "station_health"')  # in time order
+    assert [row["state"] for row in stored] == ["offline", "online"]
+    assert rows(influxdb, 'SELECT * FROM "alert"') == []
