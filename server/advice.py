@@ -378,15 +378,18 @@ class Advisor:
         """No athlete or no lift named: there is no history of theirs to read."""
         return self.history(done) if _has_history(done) else []
 
-    def superseded(self, advice: AdviceMessage) -> bool:
-        """Whether the station has stored advice from a later set. A set delivered again (a
-        server restarted on the shared subscription) has its advice stored again, but must not
-        put it back on the retained topic over the newer one."""
-        newer = self._reader.query(
-            f'SELECT count("reason") FROM "advice" WHERE "gym" = {quoted(advice.gym)} '
-            f'AND "station" = {quoted(advice.station)} AND time > {round(advice.t * 1e9)}'
+    def newest(self, gym: str, station: str) -> AdviceMessage | None:
+        """The station's latest stored advice (by its set's end), as it was published: what its
+        retained `…/advice` should hold."""
+        rows = self._reader.query(
+            f'SELECT * FROM "advice" WHERE "gym" = {quoted(gym)} '
+            f'AND "station" = {quoted(station)} ORDER BY time DESC LIMIT 1'
         )
-        return bool(newer and newer[0].get("count"))
+        if not rows:
+            return None
+        fields = {k: v for k, v in rows[0].items() if k != "time" and v is not None}
+        # What a point leaves out: an empty tag, and a None field (no load advised yet).
+        return msgspec.convert({"athlete": "", "next_load_kg": None, **fields}, AdviceMessage)
 
     def history(self, done: SetMessage) -> list[RepRecord]:
         """The athlete's reps of this lift in the window before the set's end, at any station

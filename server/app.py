@@ -35,7 +35,9 @@ def run_server(
         pusher=name,
     )
     threading.Thread(target=_push_what_is_owed, args=(alerts, stop), daemon=True).start()
-    reactions = Reactions(alerts, Advisor(config.advice, reader), writer.write, ingest.publish)
+    reactions = Reactions(
+        alerts, Advisor(config.advice, reader), writer.write, ingest.publish_acknowledged
+    )
     ingest.on_stored = reactions
     ingest.start()
     log.info("ingesting from %s into %s", config.mqtt.url, config.influx.url)

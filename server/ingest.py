@@ -351,8 +351,12 @@ class Ingest:
         return self._client.publish(topics.dead_letter(delivery.topic), encode(letter), qos=1)
 
     def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
-        """QoS 1 through this process's connection (alerts, advice)."""
+        """QoS 1 through this process's connection (alerts), not waiting for the broker."""
         self._client.publish(topic, payload, qos=1, retain=retain)
+
+    def publish_acknowledged(self, topic: str, payload: bytes, retain: bool = False) -> bool:
+        """QoS 1, and whether the broker has it (PUBACK) within DEAD_LETTER_WAIT_S (advice)."""
+        return _published(self._client.publish(topic, payload, qos=1, retain=retain))
 
     def start(self) -> None:
         self._worker.start()

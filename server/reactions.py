@@ -25,7 +25,8 @@ from server.points import advice_point, line
 from server.validation import Stored
 
 log = logging.getLogger(__name__)
-Publish = Callable[[str, bytes, bool], object]  # topic, payload, retained
+# topic, payload, retained; whether the broker acknowledged it
+Publish = Callable[[str, bytes, bool], bool]
 
 
 class Reactions:
@@ -74,10 +75,18 @@ class Reactions:
 
     def _give(self, advice: AdviceMessage) -> None:
         """Stored before it is published, as alerts are: what a coach sees is on record. It is
-        retained, so a station's display shows it whenever it connects."""
+        retained, so a station's display shows it whenever it connects, and what is retained
+        must be the station's newest: a set delivered again, or advised by another process
+        beside a later one, is not put back over it. So what is published is the newest stored,
+        and once the broker has it the store is read again: if a newer advice was stored
+        meanwhile, its publish may have landed first, and it is published again after."""
         self._write_lines([line(advice_point(advice))])
-        if not self._advisor.superseded(advice):
-            self._publish(_advice_topic(advice), encode(advice), True)
+        published = None
+        newest = self._advisor.newest(advice.gym, advice.station)  # this one, or a later one
+        while newest is not None and (published is None or newest.t > published.t):
+            if not self._publish(_advice_topic(newest), encode(newest), True):
+                return  # the connection is gone: whoever publishes next publishes the newest
+            published, newest = newest, self._advisor.newest(advice.gym, advice.station)
 
     def _wait_for_reps(self) -> None:
         """Sets waiting for their reps, each looked at again every POLL_S until they are all

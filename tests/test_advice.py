@@ -309,18 +309,44 @@ def test_advisor_holds_back_after_a_session_with_critical_faults(influxdb: Local
     assert advice.e1rm_kg == pytest.approx(100, rel=E1RM_TOLERANCE)
 
 
-def test_advice_from_a_set_delivered_again_is_superseded_by_a_later_sets(
+def test_the_newest_advice_is_retained_whatever_order_sets_are_advised_in(
     influxdb: LocalInfluxDB,
 ) -> None:
+    """A set delivered again after a later one, or two processes advising one station's sets
+    at once: the retained advice is the later set's, and the last the broker gets."""
     settings = InfluxSettings(url=influxdb.url, database=influxdb.database)
-    writer, advisor = V1Writer(settings), Advisor(AdviceSettings(), InfluxReader(settings))
+    reader, writer = InfluxReader(settings), V1Writer(settings)
+    advisor = Advisor(AdviceSettings(), reader)
     bench = _bench_sessions_ending_in_a_tilt()
     _store(writer, bench.sessions)
     sets = [m for m in bench.sessions if isinstance(m, SetMessage) and m.session_id == "thu"]
     earlier, later = advisor.advise(sets[0]), advisor.advise(sets[-1])
-    writer.write([line(advice_point(earlier)), line(advice_point(later))])
-    assert advisor.superseded(earlier)  # stored again, but not retained again
-    assert not advisor.superseded(later)
+    landed: list[AdviceMessage] = []
+
+    def publish(topic: str, payload: bytes, retain: bool) -> bool:
+        message = decode(payload)
+        assert retain and isinstance(message, AdviceMessage)
+        if message == earlier and later not in landed:  # the other process stores `later` now
+            writer.write([line(advice_point(later))])
+            landed.append(later)
+        landed.append(message)
+        return True
+
+    reactions = Reactions(
+        Alerts(AlertSettings(), reader, writer.write, lambda topic, payload: None),
+        advisor,
+        writer.write,
+        publish,
+    )
+    first_set = (topic(sets[0].gym, sets[0].station, "set"), sets[0])
+    try:
+        reactions([first_set])  # its advice lands after `later`'s: `later` is published again
+        assert landed == [later, earlier, later]
+        reactions([first_set])  # delivered again: the newest is what is published
+        assert landed == [later, earlier, later, later]
+    finally:
+        reactions.close()
+    assert advisor.newest(later.gym, later.station) == later
 
 
 def _advised_by_the_server(
@@ -334,7 +360,7 @@ def _advised_by_the_server(
         Alerts(AlertSettings(), reader, writer.write, lambda topic, payload: None),
         Advisor(advice or AdviceSettings(), reader),
         writer.write,
-        lambda topic, payload, retain: published.append(payload),
+        lambda topic, payload, retain: published.append(payload) is None,
     )
     try:
         reactions([(topic(done.gym, done.station, "set"), done)])
