@@ -26,8 +26,9 @@ from contract.messages import DeadLetter, StatusMessage, encode
 from contract.mqtt import connect, make_client, refusal
 from server.config import IngestSettings, ServerConfig
 from server.influx import InfluxReader, WriteError, Writer
+from server.influxql import quoted
 from server.membership import Membership
-from server.points import dead_letter_line, lines_for, offline_line
+from server.points import dead_letter_line, letter_digest, lines_for, offline_line
 from server.validation import NOT_OURS, Refused, Stored, validate
 from server.wills import place
 
@@ -57,6 +58,7 @@ class Delivery:
     message: Stored | None = None
     refusal: str | None = None  # why it goes to dead letters
     lines: list[str] = field(default_factory=list)
+    redelivered: bool = False  # the broker sent it before (DUP): it may be settled already
     news: bool = True  # reacted to (alerts, advice) once stored; a late offline status is not
 
 
@@ -139,6 +141,7 @@ class Ingest:
         delivery = Delivery(
             message.mid, connection, message.topic, bytes(message.payload), time.time()
         )
+        delivery.redelivered = bool(message.dup)
         where = topics.parse(message.topic)
         not_ours = message.topic.startswith(topics.DEAD_LETTERS) or (
             where and where.kind in NOT_OURS
@@ -317,7 +320,12 @@ class Ingest:
         and then waiting (one round trip, not one each); the ids of those it has. One whose
         connection is lost first comes again from the broker, and is dead-lettered again."""
         letters = {id(d): _letter(d, self._received_now()) for d in refused}
-        self._keep(list(letters.values()))
+        # One stored before its acknowledgement was lost is not stored again (it is published
+        # again: on MQTT a letter reaches only whoever listens at the time).
+        self._keep([
+            letters[id(d)] for d in refused
+            if not (d.redelivered and self._stored_before(letters[id(d)]))
+        ])  # fmt: skip
         sent = {id(d): self._publish_dead_letter(d, letters[id(d)]) for d in refused}
         lettered = set()
         for delivery in refused:
@@ -335,6 +343,18 @@ class Ingest:
         series, and InfluxDB keeps one point per time in it."""
         self._last_received = max(time.time(), self._last_received + 1e-6)
         return self._last_received
+
+    def _stored_before(self, letter: DeadLetter) -> bool:
+        """Whether InfluxDB has a dead letter of the same message from the last day; False when
+        it cannot say (stored twice, then: at least once)."""
+        try:
+            found = self._reader.query(
+                'SELECT count("reason") FROM "dead_letter"'
+                f' WHERE "digest" = {quoted(letter_digest(letter))} AND time > now() - 1d'
+            )
+        except WriteError:
+            return False
+        return bool(found and found[0].get("count"))
 
     def _keep(self, letters: list[DeadLetter]) -> None:
         """Dead letters stored in InfluxDB too, where a person finds them later: on MQTT they

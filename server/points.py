@@ -9,6 +9,7 @@ point per sample, stamped with the sample's own time, so a resent path overwrite
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 
 import msgspec
@@ -198,8 +199,15 @@ def dead_letter_line(letter: DeadLetter) -> str:
     point.tag("gym", gym).tag("station", station).tag("kind", kind)
     point.field("reason", letter.reason).field("topic", letter.topic)
     point.field("payload" if letter.payload is not None else "payload_b64", raw[:DEAD_LETTER_TEXT])
-    point.field("payload_chars", len(raw))
+    point.field("payload_chars", len(raw)).field("digest", letter_digest(letter))
     return line(point)
+
+
+def letter_digest(letter: DeadLetter) -> str:
+    """What tells a dead letter's message apart, the same whenever it is received: its topic
+    and payload, hashed (the point holds only the payload's start)."""
+    raw = letter.payload if letter.payload is not None else letter.payload_b64 or ""
+    return hashlib.sha256(f"{letter.topic}\n{raw}".encode()).hexdigest()[:32]
 
 
 def line(point: Point) -> str:

@@ -70,6 +70,7 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self._closed = False
+        self.cuts = 0
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -100,6 +101,7 @@ class TcpProxy:
 
     def cut(self) -> None:
         """Drop every connection and refuse new ones until `restore`."""
+        self.cuts += 1
         self._open.clear()
         with self._lock:
             sockets, self._sockets = self._sockets, []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+from collections.abc import Callable
 
 import msgspec
 import paho.mqtt.client as mqtt
@@ -20,7 +21,7 @@ from contract.mqtt import connect, make_client
 from server.config import InfluxSettings, IngestSettings, ServerConfig
 from server.influx import V1Writer
 from server.ingest import Ingest
-from tests.helpers import RECENT_S, rows, wait_for
+from tests.helpers import RECENT_S, TcpProxy, rows, wait_for
 
 
 def _client(broker: LocalMosquitto, name: str) -> mqtt.Client:
@@ -83,6 +84,51 @@ def test_bad_payloads_are_dead_lettered_and_good_ones_stored(
     for client in (watcher, station):
         client.disconnect()
         client.loop_stop()
+
+
+def test_a_dead_letter_whose_acknowledgement_was_lost_is_stored_once(
+    mosquitto: LocalMosquitto, influxdb: LocalInfluxDB
+) -> None:
+    """The link to the broker drops just as the letter is written to InfluxDB: nothing is
+    acknowledged, and the broker delivers the payload again (DUP). It is dead-lettered again on
+    MQTT, where a letter reaches only who listens at the time, but stored once."""
+    proxy = TcpProxy(mosquitto.port)
+    config = ServerConfig(
+        mqtt=MqttSettings(url=f"mqtt://127.0.0.1:{proxy.port}"),
+        influx=InfluxSettings(url=influxdb.url),
+    )
+    writer = V1Writer(config.influx)
+
+    def write(lines: list[str]) -> None:
+        if any(line.startswith("dead_letter") for line in lines) and not proxy.cuts:
+            proxy.cut()  # the letter's publish and the acknowledgement are lost
+            threading.Timer(0.5, proxy.restore).start()
+        writer.write(lines)
+
+    server = Ingest(config, _Writing(write), client_id="t-ingest-dup")
+    server.start()
+    station = _client(mosquitto, "t-station")
+    try:
+        assert server.subscribed.wait(10)
+        station.publish(topics.topic("g1", "bar1", "rep"), b"not json", qos=1).wait_for_publish(5)
+        wait_for(lambda: server.dead == 1, what="the letter, acknowledged on the new link")
+    finally:
+        server.stop()
+        station.disconnect()
+        station.loop_stop()
+        proxy.close()
+    assert proxy.cuts == 2  # the one injected, and closing
+    assert len(rows(influxdb, 'SELECT * FROM "dead_letter"')) == 1
+
+
+class _Writing:
+    """A writer that is a function: the real one, with a fault injected at the right moment."""
+
+    def __init__(self, write: Callable[[list[str]], None]) -> None:
+        self.write = write
+
+    def close(self) -> None:
+        pass
 
 
 # What a station's own login can publish on its own topic to try to write into another gym's
