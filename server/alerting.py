@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -69,8 +70,16 @@ class Alerts:
                 if self._cooldown.holds(alert):
                     continue
                 pusher = self._pusher if self._notifier is not None else None
-                self._write_lines([line(alert_point(alert, pusher))])
+                written_ns = time.time_ns()
+                self._write_lines([line(alert_point(alert, written_ns, pusher))])
                 self._cooldown.note(alert)
+            if not self._cooldown.first(alert, written_ns):
+                log.info(
+                    "alert %s raised at once by another process: it goes out there", alert.rule
+                )
+                if self._notifier is not None:
+                    self._pushed(alert)  # owed by no one
+                continue
             log.info("alert %s: %s", alert.rule, alert.message)
             self._publish(topics.topic(alert.gym, alert.station, "alert"), encode(alert))
             if self._notifier is not None:

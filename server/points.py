@@ -158,13 +158,15 @@ def set_point(message: SetMessage) -> Point:
     return point
 
 
-def alert_point(alert: AlertMessage, pusher: str | None = None) -> Point:
+def alert_point(alert: AlertMessage, written_ns: int, pusher: str | None = None) -> Point:
     """Stamped with the trigger's time, so an alert raised again from a redelivered message
-    overwrites itself; the rule is a tag, so dashboards count alerts by rule. An alert bound
-    for the notifiers names the process that pushes it and is not yet pushed: the one store
-    holds what a killed process still owed (server/alerting.py)."""
+    overwrites itself; the rule is a tag, so dashboards count alerts by rule. When it was
+    written tells which of two processes raising it at once lets it out (cooldown.py). An
+    alert bound for the notifiers names the process that pushes it and is not yet pushed: the
+    one store holds what a killed process still owed (server/alerting.py)."""
     point = _alert_series(alert)
     point.field("severity", alert.severity).field("message", alert.message)
+    point.field("written", written_ns)
     if alert.rep_ref is not None:
         point.field("rep_ref", alert.rep_ref)
     if pusher is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -323,10 +324,44 @@ def test_the_cooldown_holds_across_two_processes_and_redelivery(influxdb: LocalI
 
     later = rep(0, t=1000 + 121, velocity_loss_pct=30.0)  # 121 s after the first alert
     assert len(second.consider(later, REP_TOPIC)) == 1
-    assert second_reader.queries == 3
+    # Three checks, and the one alert it raised read back: the first written goes out.
+    assert second_reader.queries == 4
     assert len(rows(influxdb, 'SELECT * FROM "alert"')) == 2
     other = rep(1, athlete="ben", velocity_loss_pct=30.0)  # another athlete: a key of its own
     assert len(first.consider(other, REP_TOPIC)) == 1
+
+
+def test_two_processes_raising_one_alert_at_once_let_it_out_once(influxdb: LocalInfluxDB) -> None:
+    """Two reps past the threshold reach two processes within milliseconds: both pass the
+    cooldown check before either has written (forced here: each check waits for the other's).
+    Read back once written, only the first written goes out."""
+    settings = AlertSettings(rules=[VelocityLossRule(threshold_pct=20)], cooldown_s=120)
+    both_checked = threading.Barrier(2)
+
+    class CheckingAtOnce(CountingReader):
+        def query(self, influxql: str) -> list[dict[str, Any]]:
+            answer = super().query(influxql)
+            if self.queries == 1:  # the cooldown check, answered before either writes
+                both_checked.wait(10)
+            return answer
+
+    published: list[list[AlertMessage]] = [[], []]
+    processes = [
+        Alerts(settings, CheckingAtOnce(influxdb), V1Writer(InfluxSettings(url=influxdb.url)).write,
+               lambda topic, payload, n=n: published[n].append(
+                   msgspec.json.decode(payload, type=AlertMessage)))
+        for n in range(2)
+    ]  # fmt: skip
+    threads = [
+        threading.Thread(target=p.consider, args=(rep(i, velocity_loss_pct=25.0), REP_TOPIC))
+        for i, p in enumerate(processes)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert sorted(len(p) for p in published) == [0, 1]
+    assert len(rows(influxdb, 'SELECT * FROM "alert"')) == 2  # both stored: a count may say 2
 
 
 def test_a_retained_offline_status_seen_again_raises_no_second_alert(
