@@ -18,7 +18,7 @@ from collections import defaultdict
 from typing import Any, Protocol
 
 from contract.messages import AlertMessage
-from server.influxql import epoch_ns, quoted
+from server.influxql import epoch_ns, ns, quoted
 
 Key = tuple[str, str, str, str]
 KEEP = 8  # recent alert times remembered per key
@@ -46,7 +46,7 @@ class Cooldown:
     def first(self, alert: AlertMessage, written_ns: int) -> bool:
         """Whether this alert, stored at `written_ns`, is the first written of its key within
         the cooldown: the one that goes out. Raises WriteError when InfluxDB cannot answer."""
-        own = (written_ns, _ns(alert.t))
+        own = (written_ns, ns(alert.t))
         for row in self._around(alert, '"written"'):
             if row["written"] is not None and (row["written"], epoch_ns(row["time"])) < own:
                 return False
@@ -55,7 +55,7 @@ class Cooldown:
     def _around(self, alert: AlertMessage, fields: str, limit: str = "") -> list[dict[str, Any]]:
         """Alerts of the same key within the cooldown either side of this one's time."""
         gym, station, athlete, rule = _key(alert)
-        lo, hi = _ns(alert.t - self._cooldown_s), _ns(alert.t + self._cooldown_s)
+        lo, hi = max(ns(alert.t - self._cooldown_s), 0), ns(alert.t + self._cooldown_s)
         return self._reader.query(
             f'SELECT {fields} FROM "alert" WHERE "gym" = {quoted(gym)}'
             f' AND "station" = {quoted(station)} AND "athlete" = {quoted(athlete)}'
@@ -71,7 +71,3 @@ class Cooldown:
 
 def _key(alert: AlertMessage) -> Key:
     return (alert.gym, alert.station, alert.athlete, alert.rule)
-
-
-def _ns(seconds: float) -> int:
-    return max(round(seconds * 1e9), 0)

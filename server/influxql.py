@@ -12,6 +12,11 @@ def quoted(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def ns(seconds: float) -> int:
+    """UTC epoch seconds as the ns a point is stamped with."""
+    return round(seconds * 1e9)
+
+
 def epoch_ns(stamp: Any) -> int:
     """A `time` as InfluxDB 1.x answers it: RFC 3339 text unless asked for epochs."""
     if isinstance(stamp, int | float):

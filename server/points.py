@@ -27,13 +27,10 @@ from contract.messages import (
     SetMessage,
     StatusMessage,
 )
+from server.influxql import ns
 
 TAGS = ("gym", "station", "athlete", "lift")
 _NOT_FIELDS = {*TAGS, "faults", "unjudged", "fault_streaks", "fault_counts", "t_concentric_end"}
-
-
-def _ns(seconds: float) -> int:
-    return round(seconds * 1e9)
 
 
 @functools.cache
@@ -63,7 +60,7 @@ def _add_fields(point: Point, message: msgspec.Struct, skip: set[str]) -> Point:
 
 
 def _point(measurement: str, message: msgspec.Struct, stamp_s: float) -> Point:
-    point = Point(measurement).time(_ns(stamp_s), WritePrecision.NS)
+    point = Point(measurement).time(ns(stamp_s), WritePrecision.NS)
     for tag in TAGS:
         point.tag(tag, getattr(message, tag))
     return _add_fields(point, message, _NOT_FIELDS)
@@ -79,7 +76,7 @@ def rep_point(rep: RepMessage) -> Point:
 def fault_points(rep: RepMessage) -> list[Point]:
     points = []
     for fault in rep.faults:
-        point = Point("fault").time(_ns(rep.t_concentric_end), WritePrecision.NS)
+        point = Point("fault").time(ns(rep.t_concentric_end), WritePrecision.NS)
         for tag in TAGS:
             point.tag(tag, getattr(rep, tag))
         point.tag("code", fault.code)
@@ -100,7 +97,7 @@ def path_lines(path: PathMessage) -> list[str]:
     head.field("rep_msg_id", path.msg_id.removesuffix("/path"))
     head.field("session_id", path.session_id)
     head.field("set_index", path.set_index).field("rep_index", path.rep_index)
-    prefix, start_ns = line(head), _ns(path.t_start)
+    prefix, start_ns = line(head), ns(path.t_start)
     columns = zip(
         path.t_s, path.height_m, path.ap_m, path.lateral_m, path.tilt_deg, path.velocity_mps,
         strict=True,
@@ -108,7 +105,7 @@ def path_lines(path: PathMessage) -> list[str]:
     return [
         # The sample's time is added in ns, so samples keep their even spacing at any epoch.
         f"{prefix},height_m={_float(h)},ap_m={_float(ap)},lateral_m={_float(lat)},"
-        f"tilt_deg={_float(tilt)},velocity_mps={_float(v)} {start_ns + _ns(t)}"
+        f"tilt_deg={_float(tilt)},velocity_mps={_float(v)} {start_ns + ns(t)}"
         for t, h, ap, lat, tilt, v in columns
     ]
 
@@ -140,7 +137,7 @@ def points_for(message: RepMessage | SetMessage | HealthMessage | StatusMessage)
 def station_health_point(message: HealthMessage | StatusMessage) -> Point:
     """Health reports and online/offline changes share `station_health`, tagged by station."""
     stamp = message.t if isinstance(message, HealthMessage) else message.since
-    point = Point("station_health").time(_ns(stamp), WritePrecision.NS)
+    point = Point("station_health").time(ns(stamp), WritePrecision.NS)
     point.tag("gym", message.gym).tag("station", message.station)
     return _add_fields(point, message, {"gym", "station", "t", "since"})
 
@@ -180,7 +177,7 @@ def pushed_point(alert: AlertMessage) -> Point:
 
 
 def _alert_series(alert: AlertMessage) -> Point:
-    point = Point("alert").time(_ns(alert.t), WritePrecision.NS)
+    point = Point("alert").time(ns(alert.t), WritePrecision.NS)
     for tag in TAGS:
         value = getattr(alert, tag)
         if value:  # no athlete or lift (a station alert): the tag is absent, InfluxQL's ''
@@ -197,7 +194,7 @@ def dead_letter_line(letter: DeadLetter) -> str:
     where = topics.parse(letter.topic)
     gym, station, kind = where if where is not None else ("_", "_", "_")
     raw = letter.payload if letter.payload is not None else letter.payload_b64 or ""
-    point = Point("dead_letter").time(_ns(letter.received), WritePrecision.NS)
+    point = Point("dead_letter").time(ns(letter.received), WritePrecision.NS)
     point.tag("gym", gym).tag("station", station).tag("kind", kind)
     point.field("reason", letter.reason).field("topic", letter.topic)
     point.field("payload" if letter.payload is not None else "payload_b64", raw[:DEAD_LETTER_TEXT])

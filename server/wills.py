@@ -20,7 +20,7 @@ import msgspec
 
 from contract.messages import StatusMessage
 from server.cooldown import Reader
-from server.influxql import epoch_ns, quoted
+from server.influxql import epoch_ns, ns, quoted
 
 BEFORE_S = 0.001  # a late offline point is placed this long before the station came back
 
@@ -38,16 +38,20 @@ def place(
     """Where an offline `status` that arrived at `arrived_s` belongs; None if it is stored
     already. `back_since`: the latest online status of this station in the same batch. Raises
     WriteError when InfluxDB cannot answer."""
-    reported = status.since
+    reported, reported_ns = status.since, ns(status.since)
     rows = reader.query(
         'SELECT "state", "reported_since" FROM "station_health"'
         f' WHERE "gym" = {quoted(status.gym or "")} AND "station" = {quoted(status.station or "")}'
-        f" AND time >= {round(reported * 1e9)}"
+        f" AND time >= {reported_ns}"
         """ AND ("state" = 'online' OR "state" = 'offline')"""
     )
     if any(row["state"] == "offline" and row["reported_since"] == reported for row in rows):
         return None
-    backs = [epoch_ns(row["time"]) / 1e9 for row in rows if row["state"] == "online"]
-    backs = [t for t in [*backs, back_since] if t is not None and t > reported]
-    stamp = min([arrived_s, *(t - BEFORE_S for t in backs)])
+    # In ns, as the points are stamped: the online status of the will's own connection is
+    # stamped at its very `since`, and is not a return.
+    backs = [epoch_ns(row["time"]) for row in rows if row["state"] == "online"]
+    if back_since is not None:
+        backs.append(ns(back_since))
+    backs = [t for t in backs if t > reported_ns]
+    stamp = min([arrived_s, *(t / 1e9 - BEFORE_S for t in backs)])
     return Placed(msgspec.structs.replace(status, since=stamp), reported, news=not backs)
