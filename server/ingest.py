@@ -30,7 +30,7 @@ from server.influxql import quoted
 from server.membership import Membership
 from server.points import dead_letter_line, letter_digest, lines_for, offline_line
 from server.validation import NOT_OURS, Refused, Stored, validate
-from server.wills import place
+from server.wills import Placed, on_arrival, place
 
 log = logging.getLogger(__name__)
 RETRY_S, MAX_RETRY_S = 0.5, 10.0  # back-off while InfluxDB is failing
@@ -139,9 +139,9 @@ class Ingest:
             self._last_delivery = time.monotonic()
             connection = self._connection
         delivery = Delivery(
-            message.mid, connection, message.topic, bytes(message.payload), time.time()
-        )
-        delivery.redelivered = bool(message.dup)
+            message.mid, connection, message.topic, bytes(message.payload), time.time(),
+            redelivered=bool(message.dup),
+        )  # fmt: skip
         where = topics.parse(message.topic)
         not_ours = message.topic.startswith(topics.DEAD_LETTERS) or (
             where and where.kind in NOT_OURS
@@ -160,7 +160,9 @@ class Ingest:
                 s.max_payload_bytes,
                 (s.max_behind_s, s.max_ahead_s),
             )
-            delivery.lines = lines_for(delivery.message)
+            # An offline status gets its line once it is placed in time (wills.py).
+            if not _offline(delivery):
+                delivery.lines = lines_for(delivery.message)
         except Refused as exc:
             delivery.refusal = str(exc)
         except Exception as exc:  # a bug of ours must not stop the network thread
@@ -217,14 +219,21 @@ class Ingest:
                 self._hold(self._place_offline, (delivery, status, back.get(station)))
             except _Stopped:
                 return False
+            except _Rejected as exc:  # a query InfluxDB will never answer
+                log.error("offline status of %s stamped on arrival: %s", status.station, exc)
+                self._placed(delivery, on_arrival(status, delivery.arrived))
         return True
 
     def _place_offline(self, item: tuple[Delivery, StatusMessage, float | None]) -> None:
         delivery, status, back_since = item
         placed = place(self._reader, status, delivery.arrived, back_since)
         if placed is None:  # seen before: acknowledged untouched
-            delivery.message, delivery.lines = None, []
+            delivery.message = None
             return
+        self._placed(delivery, placed)
+
+    @staticmethod
+    def _placed(delivery: Delivery, placed: Placed) -> None:
         delivery.message, delivery.news = placed.status, placed.news
         delivery.lines = [offline_line(placed.status, placed.reported_since)]
 

@@ -32,6 +32,12 @@ class Placed:
     news: bool  # the station is still offline as far as the server knows: alert on it
 
 
+def on_arrival(status: StatusMessage, arrived_s: float) -> Placed:
+    """Where an offline status goes when the station's statuses cannot be read: when it
+    arrived, as news."""
+    return Placed(msgspec.structs.replace(status, since=arrived_s), status.since, news=True)
+
+
 def place(
     reader: Reader, status: StatusMessage, arrived_s: float, back_since: float | None = None
 ) -> Placed | None:

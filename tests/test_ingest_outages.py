@@ -16,7 +16,7 @@ import pytest
 from barbell.services import LocalInfluxDB, LocalMosquitto
 from contract import topics
 from contract.config import MqttSettings
-from contract.messages import RepMessage, encode
+from contract.messages import RepMessage, StatusMessage, encode
 from contract.mqtt import connect, make_client
 from server.ingest import Ingest
 from tests.fleet import name
@@ -104,6 +104,29 @@ def test_a_missing_database_holds_the_stream_until_someone_creates_it(
     wait_for(lambda: ingest.stored == 5, what="every rep once the database exists")
     assert ingest.dead == 0
     assert sorted(stored_ids(influxdb)) == sorted(rep("bar1", i).msg_id for i in range(5))
+
+
+def test_an_offline_status_that_cannot_be_placed_is_stored_as_it_arrived(
+    ingest: Ingest,
+    influxdb: LocalInfluxDB,
+    station: Sender,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With the database gone, the station's statuses cannot be read to place a will in time
+    (InfluxDB answers the query with an error, not an outage): it is stamped on arrival, and
+    held like any write until the database exists."""
+    influxdb.query(f'DROP DATABASE "{influxdb.database}"')
+    will = StatusMessage(state="offline", version="0.1.0", since=RECENT_S, gym="g1", station="bar1")
+    station.client.publish(
+        topics.topic("g1", "bar1", "status"), encode(will), qos=1
+    ).wait_for_publish(10)
+    station.send(rep("bar1", 0))
+    wait_for(lambda: "holding messages" in caplog.text, what="the writes held")
+    assert "stamped on arrival" in caplog.text
+    influxdb.query(f'CREATE DATABASE "{influxdb.database}"')
+    wait_for(lambda: ingest.stored == 2, what="the will and the rep, once the database exists")
+    [stored] = rows(influxdb, 'SELECT "state", "reported_since" FROM "station_health"')
+    assert (stored["state"], stored["reported_since"]) == ("offline", RECENT_S)
 
 
 class ServerProcess:
