@@ -26,6 +26,7 @@ from contract.config import Section
 from contract.lifts import LIFTS, VELOCITY_AT_1RM_MPS
 from contract.messages import AdviceMessage, RepMessage, SetMessage, Severity
 from server.influxql import quoted
+from server.points import from_point
 
 KG_PER_LB = 0.45359237
 DAY_S = 86_400.0
@@ -387,9 +388,8 @@ class Advisor:
         )
         if not rows:
             return None
-        fields = {k: v for k, v in rows[0].items() if k != "time" and v is not None}
-        # What a point leaves out: an empty tag, and a None field (no load advised yet).
-        return msgspec.convert({"athlete": "", "next_load_kg": None, **fields}, AdviceMessage)
+        # No athlete named, and no load advised yet, are left out of the point.
+        return from_point(rows[0], AdviceMessage, athlete="", next_load_kg=None)
 
     def history(self, done: SetMessage) -> list[RepRecord]:
         """The athlete's reps of this lift in the window before the set's end, at any station

@@ -14,7 +14,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from contract import topics
 from contract.messages import AlertMessage, Message, encode
@@ -23,7 +22,7 @@ from server.cooldown import Cooldown, Reader
 from server.influx import WriteError
 from server.influxql import quoted
 from server.notify import Notifier
-from server.points import alert_point, line, pushed_point
+from server.points import alert_point, from_point, line, pushed_point
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +98,8 @@ class Alerts:
             f' AND "pusher" = {quoted(self._pusher)} AND time > now() - {within}'
         )
         for row in rows:
-            self._notifier.submit(_alert(row))
+            # `t` is kept as a field too: the point's time, to the ns, for the mark.
+            self._notifier.submit(from_point(row, AlertMessage, athlete=""))
         if rows:
             log.info("pushing %d alerts stored earlier but never pushed", len(rows))
         return len(rows)
@@ -114,18 +114,3 @@ class Alerts:
         """Let the notifiers send what is queued, up to `timeout_s`."""
         if self._notifier is not None:
             self._notifier.close(timeout_s)
-
-
-def _alert(row: dict[str, Any]) -> AlertMessage:
-    """An alert as its point holds it (`t` kept as a field: the point's time to the ns)."""
-    return AlertMessage(
-        rule=row["rule"],
-        severity=row["severity"],
-        athlete=row.get("athlete") or "",
-        message=row["message"],
-        rep_ref=row.get("rep_ref"),
-        gym=row["gym"],
-        station=row["station"],
-        lift=row.get("lift") or None,
-        t=row["t"],
-    )

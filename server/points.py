@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+from typing import Any, TypeVar
 
 import msgspec
 import msgspec.inspect
@@ -29,6 +30,7 @@ from contract.messages import (
 )
 from server.influxql import ns
 
+M = TypeVar("M", bound=msgspec.Struct)
 TAGS = ("gym", "station", "athlete", "lift")
 _NOT_FIELDS = {*TAGS, "faults", "unjudged", "fault_streaks", "fault_counts", "t_concentric_end"}
 
@@ -211,6 +213,14 @@ def letter_digest(letter: DeadLetter) -> str:
 
 def line(point: Point) -> str:
     return str(point.to_line_protocol())
+
+
+def from_point(row: dict[str, Any], kind: type[M], **absent: object) -> M:
+    """A message as its point holds it (a row of `SELECT *`): its tags and fields, with
+    `absent` for what a point leaves out (an empty tag, a None field). Raises
+    msgspec.ValidationError for a row that is not one."""
+    fields = {k: v for k, v in row.items() if k != "time" and v is not None}
+    return msgspec.convert({**absent, **fields}, kind)
 
 
 def advice_point(advice: AdviceMessage) -> Point:
