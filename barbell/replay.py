@@ -16,7 +16,9 @@ from edge.analysis import AnalysisSettings, RepAnalysis
 from edge.analysis.diagnostics import Diagnostics
 from edge.session import Outgoing, Session, SessionInfo
 
-CHUNK = 50  # rows per feed, like a 50 ms FIFO drain at 1 kHz
+# Rows per feed. The analysis emits the same messages however its samples are chunked
+# (tests/test_analysis.py), and each feed has a fixed cost, so a file is fed in large ones.
+CHUNK = 8192
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,7 @@ class Replayed:
         return sum(isinstance(m, RepMessage) for m in self.messages)
 
 
-def replay_file(path: Path, lift: str | None = None) -> Replayed:
+def replay_file(path: Path, lift: str | None = None, chunk_rows: int = CHUNK) -> Replayed:
     with RecordingReader(path) as reader:
         header = reader.header
         chosen = lift or header.lift or "auto"
@@ -49,7 +51,7 @@ def replay_file(path: Path, lift: str | None = None) -> Replayed:
             )
         )
         messages: list[Outgoing] = []
-        for chunk in reader.chunks(CHUNK):
+        for chunk in reader.chunks(chunk_rows):
             messages += session.messages(analysis.feed(chunk))
         messages += session.messages(analysis.finish())
         analysis.diagnostics.duplicates += reader.duplicates

@@ -60,9 +60,10 @@ class Attitude:
         self._started = False
         self._offset_started = False
         self.gyro_bias_radps = np.zeros(3)
-        # What the offset loop has gathered in the current block.
-        self._correction = np.zeros(3)
-        self._still_sum, self._still_count = np.zeros(3), 0
+        # What the offset loop has gathered in the current block, cell by cell: summed once
+        # the block is whole, so the sums do not depend on how its cells arrived.
+        self._corrections: list[np.ndarray] = []
+        self._still_gyro: list[np.ndarray] = []
         # Frame check: how the accelerometer's direction moved against what the gyro predicts.
         self._agreement = np.zeros(2)  # Σ seen·predicted, Σ predicted²
         self._turned_rad = 0.0
@@ -161,19 +162,19 @@ class Attitude:
             # Gravity's direction in the sensor frame as the AHRS has it, against the measured
             # one: their cross product is the correction the AHRS applies.
             measured = accel[level] / norm[level, None]
-            self._correction += np.cross(measured, up[level]).sum(axis=0) * self.period_s
+            self._corrections.append(np.cross(measured, up[level]))
         if still.any():
-            self._still_sum += still_gyro[still].sum(axis=0)
-            self._still_count += int(still.sum())
+            self._still_gyro.append(still_gyro[still])
 
     def _learn_bias(self) -> None:
         s = self.settings
-        self.gyro_bias_radps = self.gyro_bias_radps - s.bias_rate * self._correction
-        if self._still_count:
-            mean = self._still_sum / self._still_count
+        if self._corrections:
+            correction = np.concatenate(self._corrections).sum(axis=0) * self.period_s
+            self.gyro_bias_radps = self.gyro_bias_radps - s.bias_rate * correction
+        if self._still_gyro:
+            mean = np.concatenate(self._still_gyro).mean(axis=0)
             self.gyro_bias_radps += s.still_bias_share * (mean - self.gyro_bias_radps)
-        self._correction = np.zeros(3)
-        self._still_sum, self._still_count = np.zeros(3), 0
+        self._corrections, self._still_gyro = [], []
 
     def _check_frame(self, accel: np.ndarray, gyro: np.ndarray) -> None:
         """A turning bar moves gravity's direction in the sensor frame by u × ω (u the direction,

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The accelerometer's offsets a phase was measured with (track.py): the vertical one as a
+# vector in the sensor frame, and the horizontal ones (ap, lat), m/s².
+Offsets = tuple[tuple[float, float, float], tuple[float, float]]
+
 
 @dataclass(frozen=True)
 class Phase:
@@ -19,6 +23,7 @@ class Phase:
     excursion_m: float = 0.0  # the same in the high-passed motion: offset-free, for returns
     tainted: bool = False  # clipped data inside, or cut by a break: derive nothing from it
     held: bool = False  # it ended where the bar held still (not a turnaround)
+    offsets: Offsets = ((0.0, 0.0, 0.0), (0.0, 0.0))
 
     @property
     def duration_s(self) -> float:

@@ -177,9 +177,11 @@ class RepAnalysis:
         for stroke in self._strokes.update(
             cells.first, motion.accel_mps2[:, 0], motion.up, still.quiet, still.at_rest
         ):
+            # What ended before this stroke began is done first, however the cells came:
+            # measuring a stroke rewrites the cells a rep held back would be measured from.
+            events += self._maybe_end_set(self._track.t_at(max(stroke.start, self._track.first)))
             phase = self._track.measure(stroke)
             self.diagnostics.stroke(stroke)
-            events += self._maybe_end_set(self._track.t_at(max(stroke.start, self._track.first)))
             if _rings(phase):
                 self.diagnostics.set_aside("the filter ringing, not the bar")
             else:
@@ -280,11 +282,12 @@ class RepAnalysis:
 
     def _maybe_end_set(self, now: float) -> list[Event]:
         """Forget a first phase left without its return, and end the set after a long enough
-        idle spell; both judged up to `now` or to where the bar last set off, if it is moving
-        (a slow phase that began in time is not given up while it lasts)."""
-        moving = self._strokes.moving_since
-        if moving is not None and moving >= self._track.first:
-            now = min(now, self._track.t_at(moving))
+        idle spell; both judged up to `now`, or to the earliest cell the next stroke may yet
+        be found to begin at (a slow phase that began in time is not given up while it lasts,
+        and the judgement does not depend on how far the cells have come)."""
+        since = self._strokes.open_since
+        if since < self._track.end:
+            now = min(now, self._track.t_at(max(since, self._track.first)))
         events = [] if (held := self._reps.expire(now)) is None else self._rep(*held)
         # Not in the middle of a (slow) rep, nor holding one back.
         idle = self._reps.pending is None and self._reps.stalled is None

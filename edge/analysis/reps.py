@@ -150,4 +150,5 @@ def _join(a: Phase, b: Phase) -> Phase:
         travel_m=a.travel_m + b.travel_m,
         excursion_m=a.excursion_m + b.excursion_m,
         held=b.held,
+        offsets=b.offsets,
     )

@@ -142,16 +142,12 @@ class StrokeFinder:
 
     @property
     def open_since(self) -> int:
-        """Global index the earliest stroke not yet reported began at."""
+        """Global index the earliest stroke not yet reported began at: while stopped, where the
+        stop began, as the next stroke may be found to have set off anywhere since."""
         starts = [self._start] if self._start >= 0 else []
         if self._turning is not None:
             starts.append(self._turning.start)
         return min(starts, default=2**62)
-
-    @property
-    def moving_since(self) -> int | None:
-        """Global index the open stroke began at; None while the bar is stopped."""
-        return self._start if self._direction else None
 
     @property
     def hysteresis_m(self) -> float:

@@ -128,7 +128,10 @@ def _cell_means(t: np.ndarray, x: np.ndarray, edges: np.ndarray) -> np.ndarray:
     The sample intervals are cut at the cell edges; each piece is a trapezoid, and a cell's
     pieces are summed in time order by reduceat, the same whichever chunk brought them.
     """
-    inside = (t > edges[0]) & (t < edges[-1])
+    # Samples strictly inside a cell: one on an edge is the edge's own value, and taking it
+    # as a knot too would add a zero piece to one chunking's sum and not another's.
+    nearest_edge = edges[np.minimum(np.searchsorted(edges, t), len(edges) - 1)]
+    inside = (t > edges[0]) & (t < edges[-1]) & (t != nearest_edge)
     knots = np.concatenate([edges, t[inside]])
     order = np.argsort(knots, kind="stable")
     knots = knots[order]

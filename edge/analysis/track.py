@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.analysis.phases import Phase
+from edge.analysis.phases import Offsets, Phase
 from edge.analysis.strokes import Boundary, Stroke
 
 # Columns of the kept cells.
@@ -55,13 +55,13 @@ class Track:
         self._buffer = np.empty((MIN_ROWS, WIDTH))
         self._lo = self._hi = 0
         self.first = 0  # global index of the oldest kept cell
-        # The accelerometer's offsets the last stroke was measured with: the vector (sensor
-        # frame) whose share along each cell's vertical is that cell's, and the horizontal ones.
+        # The vertical offset vector (sensor frame) the last stroke was measured with, for the
+        # diagnostics: each phase carries its own (Phase.offsets).
         self.offset_vector_mps2 = np.zeros(3)
-        self.horizontal_bias_mps2 = np.zeros(2)
         self._horizontal_bias = np.zeros(2)
         self._held = (-1, np.zeros(3))  # the last stroke's end: index and position (m)
-        self._still: deque[tuple[float, float]] = deque(maxlen=8)  # latest still stretches
+        # The still stretches that reach the kept cells, as (first, last) times.
+        self._still: deque[tuple[float, float]] = deque()
 
     @property
     def data(self) -> np.ndarray:
@@ -118,16 +118,18 @@ class Track:
     def measure(self, stroke: Stroke) -> Phase:
         """The stroke between its zero-velocity ends, less the accelerometer's offsets as they
         were when it was confirmed."""
-        self.horizontal_bias_mps2 = self.rows(stroke.confirmed, stroke.confirmed + 1)[0, BIAS]
+        horizontal = self.rows(stroke.confirmed, stroke.confirmed + 1)[0, BIAS]
+        offsets = stroke.accel_offset_mps2, (float(horizontal[0]), float(horizontal[1]))
         self.offset_vector_mps2 = np.array(stroke.accel_offset_mps2)
         start = max(stroke.start, self.first)
         stop = max(stroke.stop, start + 1)
-        self._integrate_between(start, stop)
+        self._integrate_between(start, stop, self._velocity(start, stop, offsets))
         return self._phase(
             start,
             stop,
             stroke.direction,
             excursion_m=stroke.excursion_m,
+            offsets=offsets,
             tainted=Boundary.BREAK in (stroke.begins, stroke.ends),
             held=stroke.ends in (Boundary.HOLD, Boundary.REST),
         )
@@ -147,7 +149,10 @@ class Track:
         (start, ended), (began, stop) = first.bounds, second.bounds
         if not 0 <= began - ended <= self._turn_reach or start < self.first:
             return first, second
-        velocity = self._back_where_it_began(start, stop, self._velocity(start, stop))
+        # With the offsets of its return, as the rep is measured once that is known (a later
+        # stroke may have been measured since: holding a stall back waits for it).
+        raw = self._velocity(start, stop, second.offsets)
+        velocity = self._back_where_it_began(start, stop, raw)
         # Across the bar the strokes' own integrals stay: their ends are still points, and
         # each end-point correction keeps an attitude error from growing over the whole rep.
         velocity[:, 1:] = self.rows(start, stop + 1)[:, VAP : VLAT + 1]
@@ -156,20 +161,22 @@ class Track:
         if turn is None:  # the rep's integral does not turn there: the strokes' is as good
             return first, second
         self._integrate_between(start, stop, velocity, self._position_at(start))
-        kept = {"tainted": first.tainted or second.tainted}
+        tainted, offsets = first.tainted or second.tainted, second.offsets
         return (
-            self._phase(start, start + turn, first.direction, first.excursion_m, **kept),
-            self._phase(start + turn, stop, second.direction, second.excursion_m,
-                        held=second.held, **kept),
+            self._phase(start, start + turn, first.direction, first.excursion_m, offsets,
+                        tainted=tainted),
+            self._phase(start + turn, stop, second.direction, second.excursion_m, offsets,
+                        tainted=tainted, held=second.held),
         )  # fmt: skip
 
-    def _velocity(self, start: int, stop: int) -> np.ndarray:
+    def _velocity(self, start: int, stop: int, offsets: Offsets) -> np.ndarray:
         """Velocity (n×3) over cells [start, stop], zero at both ends: the acceleration less
-        the offsets, integrated, less the velocity left at the end as a ramp."""
+        the offsets (Phase.offsets), integrated, less the velocity left at the end as a ramp."""
         rows = self.rows(start, stop + 1)
         t = rows[:, T]
-        vertical = rows[:, UP] @ self.offset_vector_mps2
-        bias = np.column_stack([vertical, np.tile(self.horizontal_bias_mps2, (len(rows), 1))])
+        (x, y, z), horizontal = offsets
+        vertical = rows[:, UX] * x + rows[:, UY] * y + rows[:, UZ] * z  # `@` rounds by alignment
+        bias = np.column_stack([vertical, np.tile(horizontal, (len(rows), 1))])
         velocity = _integrate(rows[:, ACCEL] - bias, np.diff(t)[:, None])
         ramp = ((t - t[0]) / max(t[-1] - t[0], 1e-9))[:, None]
         return velocity - velocity[-1] * ramp
@@ -187,21 +194,19 @@ class Track:
         return corrected
 
     def _integrate_between(
-        self,
-        start: int,
-        stop: int,
-        velocity: np.ndarray | None = None,
-        position: np.ndarray | None = None,
+        self, start: int, stop: int, velocity: np.ndarray, position: np.ndarray | None = None
     ) -> None:
-        """Velocity (`velocity`, or as _velocity has it) and position of cells [start, stop],
-        from `position` (or where the bar was held before `start`)."""
+        """Cells [start, stop] get `velocity` and its integral from `position` (a rep measured
+        again: the stroke after it starts where it was held, whichever is measured first), or
+        from where the bar was held before `start` (a stroke: it is then held at `stop`)."""
         rows = self.rows(start, stop + 1)
-        rows[:, VELOCITY] = self._velocity(start, stop) if velocity is None else velocity
+        rows[:, VELOCITY] = velocity
         rows[0, POSITION] = self._hold_until(start) if position is None else position
         rows[1:, POSITION] = (
             rows[0, POSITION] + _integrate(rows[:, VELOCITY], np.diff(rows[:, T])[:, None])[1:]
         )
-        self._held = (stop, rows[-1, POSITION].copy())
+        if position is None:
+            self._held = (stop, rows[-1, POSITION].copy())
 
     def _phase(
         self,
@@ -209,6 +214,7 @@ class Track:
         stop: int,
         direction: int,
         excursion_m: float,
+        offsets: Offsets,
         tainted: bool = False,
         held: bool = False,
     ) -> Phase:
@@ -228,6 +234,7 @@ class Track:
             excursion_m=excursion_m,
             tainted=tainted or bool(rows[:, CLIP].any()),
             held=held,
+            offsets=offsets,
         )
 
     def _position_at(self, index: int) -> np.ndarray:
@@ -249,6 +256,9 @@ class Track:
         if keep_from > self.first:
             self._lo += keep_from - self.first
             self.first = keep_from
+        oldest_t = self.t_at(self.first)
+        while self._still and self._still[0][1] + STILL_REACH_S < oldest_t:
+            self._still.popleft()
 
     def _learn_horizontal(self, accel_mps2: np.ndarray, still: np.ndarray) -> np.ndarray:
         """Where the bar is still its true horizontal acceleration is zero: what the sensor
