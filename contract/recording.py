@@ -17,11 +17,14 @@ from typing import BinaryIO
 
 import numpy as np
 
+from contract.columns import parse_block
 from contract.errors import InputError
 
 FORMAT = "barbell-recording/1"
 IMU_COLUMNS = ("t", "ax", "ay", "az", "gx", "gy", "gz")
 FORCE_COLUMNS = ("fl", "fr")
+
+BLOCK_BYTES = 1 << 20  # of data rows, read and parsed at a time
 
 # The spec's example annotates values, as in `# rate_hz: 1000   (nominal IMU rate)`.
 _ANNOTATION = re.compile(r"\s+\(.*\)\s*$")
@@ -107,14 +110,18 @@ class Header:
 class RecordingReader:
     """Reads the header at once and the samples lazily, chunk by chunk."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, columnar: bool = True) -> None:
+        """`columnar`: parse plain blocks by columns (columns.py); False reads every line
+        one by one, as the blocks that are not plain are."""
         self.path = Path(path)
+        self.columnar = columnar
         try:
-            self._file: BinaryIO = self.path.open("rb")  # decoded line by line: _lines
+            self._file: BinaryIO = self.path.open("rb")  # decoded as read: _decoded
         except OSError as exc:
             raise InputError(f"cannot read recording {self.path}: {exc.strerror}") from None
         self._line = 0
         self.duplicates = 0  # rows dropped for repeating the previous row's stamp
+        self._last_t = -math.inf
         try:
             self.header, self._columns = self._read_header()
         except BaseException:
@@ -130,9 +137,9 @@ class RecordingReader:
     def _error(self, column: int, message: str) -> RecordingError:
         return RecordingError(self.path, self._line, column, message)
 
-    def _lines(self) -> Iterator[str]:
-        """The file's lines, counted; bytes that are not UTF-8 are a clear error."""
-        for raw in self._file:
+    def _decoded(self, lines: Iterable[bytes]) -> Iterator[str]:
+        """Lines, counted; bytes that are not UTF-8 are a clear error."""
+        for raw in lines:
             self._line += 1
             try:
                 yield raw.decode("utf-8")
@@ -141,7 +148,7 @@ class RecordingReader:
 
     def _read_header(self) -> tuple[Header, list[int]]:
         header = Header()
-        for raw in self._lines():
+        for raw in self._decoded(self._file):
             text = raw.strip()
             if not text:
                 continue
@@ -172,7 +179,7 @@ class RecordingReader:
 
     def _parse_column_names(self, text: str, header: Header) -> list[int]:
         names = [name.strip() for name in text.split(",")]
-        self._fields = len(names)
+        self._names, self._fields = names, len(names)
         missing = [name for name in IMU_COLUMNS if name not in names]
         if missing:
             raise self._error(1, f"header lacks column(s) {', '.join(missing)}")
@@ -181,12 +188,41 @@ class RecordingReader:
         return [names.index(name) for name in wanted]
 
     def chunks(self, size: int = 4096) -> Iterator[Chunk]:
+        """The samples in chunks of `size` rows (the last may be shorter), duplicates dropped."""
+        rest = np.empty((0, len(self._columns)))
+        for block in self._blocks():
+            rows = np.concatenate([rest, block]) if len(rest) else block
+            whole = len(rows) - len(rows) % size
+            for start in range(0, whole, size):
+                yield self._chunk(rows[start : start + size])
+            rest = rows[whole:]
+        if len(rest):
+            yield self._chunk(rest)
+
+    def _blocks(self) -> Iterator[np.ndarray]:
+        """The data rows, a block of lines at a time: by columns where the block is plain
+        numbers in time order (columns.py), else line by line."""
+        wanted = IMU_COLUMNS + (FORCE_COLUMNS if self.header.has_force else ())
+        while lines := self._file.readlines(BLOCK_BYTES):
+            block = None
+            if self.columnar:
+                block = parse_block(lines, self._names, wanted, len(IMU_COLUMNS), self._last_t)
+            if block is None:
+                rows = self._parse_lines(lines)
+            else:
+                rows, self.duplicates = block.rows, self.duplicates + block.duplicates
+                self._line += len(lines)
+            if len(rows):
+                self._last_t = float(rows[-1, 0])
+                yield rows
+
+    def _parse_lines(self, lines: list[bytes]) -> np.ndarray:
+        """Rows parsed one by one: each error names its line and column."""
         columns = self._columns
-        width = len(columns)
-        rows = np.empty((size, width))
+        rows = np.empty((len(lines), len(columns)))
         n = 0
-        last_t = -math.inf
-        for raw in self._lines():
+        last_t = self._last_t
+        for raw in self._decoded(lines):
             if not raw.strip() or raw.startswith("#"):
                 continue
             cells = raw.rstrip("\r\n").split(",")
@@ -216,11 +252,7 @@ class RecordingReader:
                 raise self._error(1, f"t {rows[n, 0]:g} is before the recording began (0)")
             last_t = rows[n, 0]
             n += 1
-            if n == size:
-                yield self._chunk(rows)
-                rows, n = np.empty((size, width)), 0
-        if n:
-            yield self._chunk(rows[:n])
+        return rows[:n]
 
     def _chunk(self, rows: np.ndarray) -> Chunk:
         force = rows[:, 7:9].copy() if self.header.has_force else None

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from contract.columns import parse_block
 from contract.recording import (
     Chunk,
     Header,
@@ -58,6 +59,79 @@ def test_the_spec_example_reads_with_its_annotations(tmp_path: Path) -> None:
     assert chunk.force_n is not None
     np.testing.assert_array_equal(chunk.force_n[0], [490.1, 491.3])
     assert np.isnan(chunk.force_n[1]).all()
+
+
+def read_both_ways(path: Path) -> list[tuple[Chunk, int]]:
+    """The recording and its duplicate count, read by columns and line by line."""
+    out = []
+    for columnar in (True, False):
+        with RecordingReader(path, columnar=columnar) as reader:
+            out.append((Chunk.concat(reader.chunks()), reader.duplicates))
+    return out
+
+
+def assert_same_rows(a: Chunk, b: Chunk) -> None:
+    for name in ("t", "accel_mps2", "gyro_radps", "force_n"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        Path(__file__).parent / "data" / "real" / "suzm10_dead__dead_andrew_set2_reps10_1.csv",
+        None,  # a simulated set with load cells, NaN readings and a gap
+    ],
+)
+def test_columns_and_lines_read_the_same_floats(tmp_path: Path, path: Path | None) -> None:
+    if path is None:
+        sim = simulate(SimSpec(reps=3, seed=5, events=("nan:2.0", "gone:3.0:0.2")))
+        path = tmp_path / "sim.csv"
+        write_recording(path, sim.header, [sim.recording])
+    (columns, column_duplicates), (lines, line_duplicates) = read_both_ways(path)
+    assert_same_rows(columns, lines)
+    assert column_duplicates == line_duplicates
+    assert len(columns) > 1000
+
+
+def test_a_block_that_is_not_plain_numbers_reads_as_the_lines_do(tmp_path: Path) -> None:
+    """Comments among the rows, spaces, an empty IMU cell read as NaN: the block is read line by
+    line, and the next one by columns again."""
+    plain = "".join(f"{i / 1000},0.1,0.2,9.8,0,0,0.01,{i},\n" for i in range(1, 40_000))
+    path = tmp_path / "mixed.csv"
+    path.write_text(
+        "t,ax,ay,az,gx,gy,gz,fl,fr\n0,1,2,3,4,5,6,,\n# a note\n 0.0005 , 1,2,3,4,nan,6,7,8\n"
+        + plain
+    )
+    (columns, column_duplicates), (lines, _) = read_both_ways(path)
+    assert_same_rows(columns, lines)
+    assert len(columns) == 40_001 and column_duplicates == 0
+    assert np.isnan(columns.gyro_radps[1, 1])
+
+
+def test_only_plain_blocks_are_parsed_by_columns() -> None:
+    names, imu = ["t", "ax", "ay", "az", "gx", "gy", "gz", "fl", "fr"], 7
+    plain = [b"0.5,1,2,3,4,5,6,7,\n", b"0.5,1,2,3,4,5,6,7,\n", b"0.6,1,2,3,4,5,6,,8\n"]
+    block = parse_block(plain, names, tuple(names), imu, last_t=0.4)
+    assert block is not None and block.duplicates == 1
+    assert block.rows[:, 0].tolist() == [0.5, 0.6] and np.isnan(block.rows[1, 7])
+    for lines in (
+        [b"# a note\n", *plain],  # a comment
+        [b"0.5,1,2,,4,5,6,7,8\n"],  # an empty IMU cell
+        [b"0.5,1,2,3,4,5,6,7,8,9\n"],  # a stray field
+        [b'0.5,"1",2,3,4,5,6,7,8\n'],  # a quoted number
+    ):
+        assert parse_block(lines, names, tuple(names), imu, last_t=0.4) is None
+    assert parse_block(plain, names, tuple(names), imu, last_t=0.55) is None  # time goes back
+
+
+def test_a_bad_row_far_into_a_file_is_named_by_its_line(tmp_path: Path) -> None:
+    rows = [f"{i / 1000},0.1,0.2,9.8,0,0,0.01" for i in range(60_000)]
+    rows[50_000] = "50.0,0.1,0.2,oops,0,0,0.01"
+    path = tmp_path / "long.csv"
+    path.write_text("t,ax,ay,az,gx,gy,gz\n" + "\n".join(rows) + "\n")
+    with pytest.raises(RecordingError) as caught:
+        read_recording(path)
+    assert (caught.value.line, caught.value.column) == (50_002, 14)
 
 
 def test_streaming_reads_in_chunks(tmp_path: Path) -> None:
