@@ -107,6 +107,7 @@ class StrokeFinder:
         self._wait_cells = max(1, round(s.turn_wait_s / period_s))
         self._set_off_cells = max(2, round(s.set_off_s / period_s))
         self._recent: deque[float] = deque(maxlen=s.recent_strokes)
+        self.hysteresis_m = s.hysteresis_m
         self.offset = Offset(period_s)
         self._high_passes = {
             True: HighPass(s.cutoff_hz, period_s),
@@ -149,14 +150,17 @@ class StrokeFinder:
             starts.append(self._turning.start)
         return min(starts, default=2**62)
 
-    @property
-    def hysteresis_m(self) -> float:
+    def _follow_rhythm(self, strokes: list[Stroke]) -> None:
+        """The hysteresis follows the set's recent strokes (read every cell, so kept)."""
         s = self.settings
+        self._recent.extend(abs(stroke.excursion_m) for stroke in strokes)
         # A set-up move (rolling the bar onto the hips) is one big stroke: the set's rhythm
         # needs a few strokes to show.
         enough = len(self._recent) >= s.rhythm_strokes
         typical = float(np.median(self._recent)) if enough else 0.0
-        return min(max(s.hysteresis_m, s.hysteresis_share * typical), s.hysteresis_most_m)
+        self.hysteresis_m = min(
+            max(s.hysteresis_m, s.hysteresis_share * typical), s.hysteresis_most_m
+        )
 
     def update(
         self,
@@ -172,8 +176,9 @@ class StrokeFinder:
         cells = zip(accel_z_mps2.tolist(), still.tolist(), lying.tolist(), strict=True)
         for i, (a, quiet, at_rest) in enumerate(cells):
             done = self._step(first + i, a, up[i], quiet, at_rest)
-            self._recent.extend(abs(stroke.excursion_m) for stroke in done)
-            strokes += done
+            if done:
+                self._follow_rhythm(done)
+                strokes += done
         return strokes
 
     def cut(self, index: int) -> list[Stroke]:
