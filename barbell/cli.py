@@ -28,7 +28,7 @@ T = TypeVar("T", bound=msgspec.Struct)
 def _replay(args: argparse.Namespace) -> int:
     from barbell.replay import replay
 
-    return replay(Path(args.file), args.lift, args.json)
+    return replay([Path(name) for name in args.files], args.lift, args.json, args.jobs)
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -175,10 +175,13 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--influx-url")
     server.add_argument("--check-config", action="store_true", help="validate, print, and exit")
 
-    replay = command("replay", _replay, "run the edge analysis on a recording")
-    replay.add_argument("file")
+    replay = command("replay", _replay, "run the edge analysis on recordings")
+    replay.add_argument("files", nargs="+", metavar="FILE", help="recordings, or folders of them")
     replay.add_argument("--lift", choices=[*LIFTS, "auto"])
     replay.add_argument("--json", action="store_true", help="one MQTT payload per line")
+    replay.add_argument(
+        "--jobs", type=int, metavar="N", help="processes for several files (default: all cores)"
+    )
 
     probe = command("probe", _probe, "scan I²C: which devices answer, and what they are")
     probe.add_argument("--sensor", choices=["i2c", "emulated"], default="i2c")

@@ -52,6 +52,35 @@ def test_a_bad_recording_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert result.stdout == ""
 
 
+def test_replay_takes_a_folder_of_sessions_on_all_cores(tmp_path: Path) -> None:
+    """A season: every recording in the folder and below it, in name order, each line naming
+    its file and otherwise the payload replaying that file alone prints; a bad file is named
+    with its error, the others still come out, and the exit code says one failed."""
+    season = tmp_path / "season"
+    (season / "march").mkdir(parents=True)
+    names = [season / "a.csv", season / "march" / "b.csv", season / "march" / "c.csv"]
+    for seed, name in enumerate(names, start=30):
+        made = barbell("simulate", str(name), "--reps", "3", "--seed", str(seed), "--lift", "rdl")
+        assert made.returncode == 0, made.stderr
+    bad = season / "march" / "bad.csv"
+    bad.write_text("t,ax,ay,az,gx,gy,gz\n0,1,2,oops,4,5,6\n")
+
+    replayed = barbell("replay", str(season), "--json", "--jobs", "2")
+    assert replayed.returncode == 2
+    assert replayed.stderr.strip() == f"barbell replay: {bad}:2:7: az 'oops' is not a number"
+    lines = [json.loads(line) for line in replayed.stdout.splitlines()]
+    files = [line.pop("file") for line in lines]
+    assert files == sorted(files) and set(files) == {str(name) for name in names}
+    for name in names:
+        alone = barbell("replay", str(name), "--json").stdout.splitlines()
+        named = [line for line, file in zip(lines, files, strict=True) if file == str(name)]
+        assert named == [json.loads(line) for line in alone] and len(alone) == 3 + 1
+
+    table = barbell("replay", str(names[0]), str(season / "march" / "b.csv"))
+    assert table.returncode == 0, table.stderr
+    assert "2 recordings" in table.stdout and table.stdout.count("rdl") == 2
+
+
 def test_a_missing_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
     result = barbell("replay", str(tmp_path / "nope.csv"))
     assert result.returncode == 2
