@@ -133,6 +133,7 @@ def report(
     steady = statistics.median(rss)
     growth = statistics.linear_regression(times, rss).slope * 60 if len(half) > 2 else 0.0
     share = cpu / elapsed
+    print(f"host: {os.cpu_count()} cores")
     print(f"edge daemon at 1 kHz (emulated chips, real time, local broker) over {elapsed:.0f} s:")
     if returncode not in (0, -15):
         print(f"  the daemon exited early with {returncode}: the figures cover less")
