@@ -30,11 +30,12 @@ from server.app import run_server
 from server.config import InfluxSettings, ServerConfig
 
 STATIONS = 50
+T0 = time.time() - 3600.0  # the reps were lifted lately: the server refuses stale stamps
 
 
 def rep(n: int, faulty: bool = False) -> RepMessage:
     station = f"bar{n % STATIONS:02d}"
-    t = 1_750_000_000.0 + 3.0 * n
+    t = T0 + 0.1 * n
     return RepMessage(
         msg_id=f"g1/{station}/s1/s0/r{n}",
         gym="g1",
