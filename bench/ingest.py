@@ -30,7 +30,7 @@ from server.app import run_server
 from server.config import InfluxSettings, ServerConfig
 
 STATIONS = 50
-T0 = time.time() - 3600.0  # the reps were lifted lately: the server refuses stale stamps
+T0 = time.time() - 2 * 86400.0  # lifted lately: the server refuses stale or future stamps
 
 
 def rep(n: int, faulty: bool = False) -> RepMessage:

@@ -7,7 +7,8 @@ For each it prints the messages stored per second (published as fast as a QoS 1 
 clocked from the first publish to the last point queryable), the latency from a publish to its
 point being queryable (one message at a time, p50 and p95), and what was lost or stored twice
 when the broker restarts in the middle of a steady stream (the publisher keeps its session and
-resends, as a station does). Our figures are also given as ratios to the best peer.
+resends, as a station does: the restart's stream is sent by the station's own publisher and
+outbox). Our figures are also given as ratios to the best peer.
 
 The peers are installed here, under bench/.peers (never by `make test`), and configured as their
 documentation says for this job:
@@ -26,18 +27,22 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ingest import rep  # bench/ingest.py: run as a script, this folder is on the path
+import msgspec
+from ingest import STATIONS, rep  # bench/ingest.py: run as a script, this folder is on the path
 
 from barbell.services import LocalInfluxDB, LocalMosquitto, free_port
 from contract import topics
 from contract.config import MqttSettings
 from contract.messages import encode
 from contract.mqtt import connect, make_client
+from edge.outbox import Outbox
+from edge.publisher import Publisher as StationPublisher
 
 PEERS = Path(__file__).resolve().parent / ".peers"
 TAGS = ("gym", "station", "athlete", "lift")
@@ -250,12 +255,21 @@ def latency(contender: Contender, messages: int) -> list[float]:
 
 def across_restart(contender: Contender, messages: int) -> tuple[int, int]:
     """Messages lost and stored twice when the broker restarts a third of the way into a
-    steady stream of `messages` at 200 a second, down for 2 s."""
-    with LocalMosquitto() as broker, LocalInfluxDB() as influx:
-        process, publisher = ready(contender, broker, influx)
+    steady stream of `messages` at 200 a second, down for 2 s. They are sent by the station's
+    own publisher and outbox (edge/publisher.py), as a gym's would be."""
+    with (
+        LocalMosquitto() as broker,
+        LocalInfluxDB() as influx,
+        tempfile.TemporaryDirectory() as state,
+    ):
+        process, warm_up = ready(contender, broker, influx)
+        warm_up.close()
+        outbox = Outbox(Path(state) / "outbox.sqlite")
+        station = StationPublisher(MqttSettings(url=broker.url), "g1", "bar00", outbox)
+        station.start()
         try:
             base = stored(influx)
-            sending = threading.Thread(target=publisher.send, args=(messages, 200.0))
+            sending = threading.Thread(target=_submit, args=(station, messages, 200.0))
             sending.start()
             time.sleep(messages / 200.0 / 3)
             broker.stop()
@@ -266,9 +280,19 @@ def across_restart(contender: Contender, messages: int) -> tuple[int, int]:
             rows, distinct = rows - base[0], distinct - base[1]
             return messages - distinct, rows - distinct
         finally:
-            publisher.close()
+            station.stop()
+            outbox.close()
             process.terminate()
             process.wait(30)
+
+
+def _submit(station: StationPublisher, count: int, per_s: float) -> None:
+    """Reps of station bar00 (ids apart from the warm-up's), at `per_s`."""
+    started = time.monotonic()
+    for k in range(count):
+        message = rep(STATIONS * k)
+        station.submit(msgspec.structs.replace(message, msg_id=f"{message.msg_id}/restart"))
+        time.sleep(max(0.0, started + (k + 1) / per_s - time.monotonic()))
 
 
 def ready(
@@ -280,6 +304,8 @@ def ready(
     deadline = time.monotonic() + 120
     while stored(influx)[0] == 0:
         if process.poll() is not None or time.monotonic() > deadline:
+            process.terminate()
+            publisher.close()
             logs = [log.read_text()[-600:] for log in broker.dir.glob("*.log")]
             raise RuntimeError(f"{contender.__name__} did not start: {logs}")
         publisher.send(1)

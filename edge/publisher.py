@@ -32,6 +32,11 @@ from edge.outbox import Outbox
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
 WINDOW = 50  # messages published and not yet acknowledged, at most
+# The broker took a message but nobody subscribes to it yet: a server not yet subscribed again
+# after the broker restarted (Mosquitto 2.0 does not restore shared subscriptions), or none
+# running. Such a message stays in the outbox and goes again this often until one hears it.
+NO_MATCHING_SUBSCRIBERS = 0x10  # the MQTT v5 PUBACK reason code
+UNHEARD_RETRY_S = 1.0
 PATH_SHARE = 0.5  # bar paths may fill half the outbox: reps and sets always have the rest
 Stored = RepMessage | PathMessage | SetMessage
 KINDS: dict[type, topics.Kind] = {
@@ -62,6 +67,8 @@ class Publisher:
         self._in_flight: dict[int, int] = {}  # paho mid → outbox seq
         self._sent_to = 0  # the outbox seq published last on this connection
         self.refused: set[int] = set()  # outbox seqs the broker refused; sent again on reconnect
+        self._unheard: set[int] = set()  # outbox seqs nobody subscribed to; sent again soon
+        self._unheard_since = 0.0
         # A persistent session, named for the station, so the broker keeps our QoS 1 state.
         self._client = make_client(
             settings, client_id=settings.client_id or f"barbell-edge-{gym}-{station}"
@@ -106,6 +113,7 @@ class Publisher:
             client.subscribe(self._topic("cmd"), qos=1)
         with self._lock:  # whatever was not acknowledged goes again
             self._in_flight.clear()
+            self._unheard.clear()
             self._sent_to = 0
         self._connected.set()
         self._wake.set()
@@ -131,6 +139,13 @@ class Publisher:
             seq = self._in_flight.pop(mid, None)
         if seq is None:
             return
+        if reason.value == NO_MATCHING_SUBSCRIBERS:
+            with self._lock:
+                if not self._unheard:
+                    log.warning("no server subscribed yet: messages wait in the outbox")
+                    self._unheard_since = time.monotonic()
+                self._unheard.add(seq)
+            return
         if reason.is_failure:  # e.g. not authorized: the broker did not take it, so keep it
             if seq not in self.refused:
                 log.error(
@@ -152,14 +167,24 @@ class Publisher:
             if not self._connected.is_set():
                 continue
             with self._lock:
+                self._send_unheard_again()
                 room, after = WINDOW - len(self._in_flight), self._sent_to
+                in_flight = set(self._in_flight.values())
             for stored in self.outbox.pending(after, room) if room > 0 else ():
+                if stored.seq in in_flight:
+                    continue
                 info = self._client.publish(stored.topic, stored.payload, qos=1)
                 if info.rc != mqtt.MQTT_ERR_SUCCESS:
                     break  # disconnected meanwhile: the next connection resends from the start
                 with self._lock:
                     self._in_flight[info.mid] = stored.seq
                     self._sent_to = stored.seq
+
+    def _send_unheard_again(self) -> None:
+        """Once `UNHEARD_RETRY_S` has passed, what nobody heard goes again (under the lock)."""
+        if self._unheard and time.monotonic() - self._unheard_since >= UNHEARD_RETRY_S:
+            self._sent_to = min(self._sent_to, min(self._unheard) - 1)
+            self._unheard.clear()
 
     def start(self) -> None:
         """Connect in the background: measuring does not wait for the broker, the outbox does."""

@@ -17,6 +17,9 @@ import msgspec
 import msgspec.inspect
 from influxdb_client import Point, WritePrecision
 
+# The escapes influxdb-client's Point uses: rep_line writes the same bytes.
+from influxdb_client.client.write.point import _ESCAPE_KEY, _ESCAPE_STRING
+
 from contract import topics
 from contract.messages import (
     AdviceMessage,
@@ -68,11 +71,53 @@ def _point(measurement: str, message: msgspec.Struct, stamp_s: float) -> Point:
     return _add_fields(point, message, _NOT_FIELDS)
 
 
-def rep_point(rep: RepMessage) -> Point:
-    point = _point("rep", rep, rep.t_concentric_end)
-    point.field("t_concentric_end", rep.t_concentric_end)
-    point.field("fault_count", len(rep.faults))
-    return point
+def rep_line(rep: RepMessage) -> str:
+    """The rep's point. Ingest spends much of its time turning reps into text, so this writes
+    it directly from a plan made once, byte for byte as influxdb-client's Point would
+    (tests/test_influx_writers.py), in less than half the time."""
+    tags = "".join(
+        f",{key}{text}" for key, tag in _REP_TAGS if (text := _tag_value(getattr(rep, tag)))
+    )
+    fields = []
+    for name, key, holds_float in _rep_fields():
+        value = len(rep.faults) if name == "fault_count" else getattr(rep, name)
+        if value is None:
+            continue
+        if holds_float:
+            # As _add_fields has it: a whole number stays a float, non-finite is absent.
+            if not math.isfinite(value := float(value)):
+                continue
+            fields.append(key + _float(value))
+        else:
+            fields.append(key + _value(value))
+    return f"rep{tags} {','.join(fields)} {ns(rep.t_concentric_end)}"
+
+
+# The rep's tags in line order (sorted), each as `key=`.
+_REP_TAGS = tuple((f"{tag.translate(_ESCAPE_KEY)}=", tag) for tag in sorted(TAGS))
+
+
+@functools.cache
+def _rep_fields() -> tuple[tuple[str, str, bool], ...]:
+    """The rep's fields in line order (sorted): name, `key=`, and whether it holds a float."""
+    floats = _float_fields(RepMessage)
+    names = {*RepMessage.__struct_fields__, "fault_count"} - _NOT_FIELDS | {"t_concentric_end"}
+    return tuple((n, f"{n.translate(_ESCAPE_KEY)}=", n in floats) for n in sorted(names))
+
+
+def _tag_value(value: str) -> str:
+    text = value.translate(_ESCAPE_KEY)
+    return text + " " if text.endswith("\\") else text
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, float):
+        return _float(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value}i"
+    return f'"{str(value).translate(_ESCAPE_STRING)}"'
 
 
 def fault_points(rep: RepMessage) -> list[Point]:
@@ -124,16 +169,11 @@ def lines_for(
     """Every line of protocol a message becomes."""
     if isinstance(message, PathMessage):
         return path_lines(message)
-    return [line(point) for point in points_for(message)]
-
-
-def points_for(message: RepMessage | SetMessage | HealthMessage | StatusMessage) -> list[Point]:
-    """Every point a message becomes (a path's are written as text: path_lines)."""
     if isinstance(message, RepMessage):
-        return [rep_point(message), *fault_points(message)]
+        return [rep_line(message), *map(line, fault_points(message))]
     if isinstance(message, SetMessage):
-        return [set_point(message)]
-    return [station_health_point(message)]
+        return [line(set_point(message))]
+    return [line(station_health_point(message))]
 
 
 def station_health_point(message: HealthMessage | StatusMessage) -> Point:

@@ -37,7 +37,7 @@ from server.alerting import Alerts
 from server.alerts import AlertSettings
 from server.config import InfluxSettings
 from server.influx import InfluxReader, V1Writer
-from server.points import advice_point, fault_points, line, points_for, rep_point
+from server.points import advice_point, fault_points, line, lines_for, rep_line
 from server.reactions import Reactions
 from tests.helpers import rows, simulated_session, wait_for
 
@@ -227,7 +227,7 @@ def test_settings_come_from_the_environment_and_bad_ones_are_refused(tmp_path: P
 
 
 def _store(writer: V1Writer, messages: list[RepMessage | SetMessage]) -> None:
-    writer.write([line(point) for m in messages for point in points_for(m)])
+    writer.write([text for m in messages for text in lines_for(m)])
 
 
 def test_advisor_reads_the_athletes_own_recent_history(influxdb: LocalInfluxDB) -> None:
@@ -399,7 +399,7 @@ def test_advisor_waits_for_faults_still_being_written_after_their_rep(
     writer = V1Writer(settings)
     bench = _bench_sessions_ending_in_a_tilt()
     _store(writer, bench.without_the_rep_and_set())
-    writer.write([line(rep_point(bench.rep))])  # the tilted rep, its fault not yet
+    writer.write([rep_line(bench.rep)])  # the tilted rep, its fault not yet
     late_faults = [line(point) for point in fault_points(bench.rep)]
     rest_of_the_write = threading.Timer(0.3, writer.write, (late_faults,))
     rest_of_the_write.start()

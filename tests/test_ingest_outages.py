@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from contract import topics
 from contract.config import MqttSettings
 from contract.messages import RepMessage, StatusMessage, encode
 from contract.mqtt import connect, make_client
+from edge.outbox import Outbox
+from edge.publisher import UNHEARD_RETRY_S, Publisher
 from server.ingest import Ingest
 from tests.fleet import name
 from tests.helpers import RECENT_S, Webhook, rows, wait_for
@@ -185,6 +188,38 @@ def test_a_server_killed_mid_batch_loses_nothing(
     finally:
         server.stop()
     assert sorted(stored_ids(influxdb)) == sorted(rep("bar2", i).msg_id for i in range(100))
+
+
+def test_reps_sent_after_a_broker_restart_before_a_server_is_back_are_stored(
+    mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, tmp_path: Path
+) -> None:
+    """Mosquitto 2.0 does not restore a shared subscription when it restarts: until the server
+    subscribes again, a rep matches no one and the broker drops it, saying so in its PUBACK.
+    The station keeps such a rep and sends it again until someone hears it."""
+    server = ServerProcess(mosquitto, influxdb, "t-server-gap")
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    station = Publisher(MqttSettings(url=mosquitto.url), "g1", "bar3", outbox)
+    station.start()
+    try:
+        for i in range(5):
+            station.submit(rep("bar3", i))
+        wait_for(lambda: len(stored_ids(influxdb)) == 5, what="the first reps")
+        server.stop()
+        mosquitto.stop()
+        mosquitto.start()
+        for i in range(5, 15):  # no server has subscribed since the restart
+            station.submit(rep("bar3", i))
+        time.sleep(3 * UNHEARD_RETRY_S)
+        assert outbox.depth == 10  # taken by the broker, heard by no one: kept
+        server.log.write_text("")  # so the new start's "subscribed" is what is waited for
+        server = ServerProcess(mosquitto, influxdb, "t-server-gap")
+        wait_for(lambda: len(stored_ids(influxdb)) == 15, what="every rep", timeout_s=30)
+        wait_for(lambda: outbox.depth == 0, what="the outbox emptied")
+    finally:
+        station.stop()
+        outbox.close()
+        server.stop()
+    assert sorted(stored_ids(influxdb)) == sorted(rep("bar3", i).msg_id for i in range(15))
 
 
 def test_a_server_killed_with_alert_pushes_queued_sends_them_when_it_is_back(
