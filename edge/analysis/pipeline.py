@@ -285,7 +285,7 @@ class RepAnalysis:
         idle spell; both judged up to `now`, or to the earliest cell the next stroke may yet
         be found to begin at (a slow phase that began in time is not given up while it lasts,
         and the judgement does not depend on how far the cells have come)."""
-        since = self._strokes.open_since
+        since = self._strokes.undecided_since
         if since < self._track.end:
             now = min(now, self._track.t_at(max(since, self._track.first)))
         events = [] if (held := self._reps.expire(now)) is None else self._rep(*held)

@@ -116,7 +116,8 @@ class StrokeFinder:
         self._high_pass = self._high_passes[False]
         # The latest cells' acceleration less the offset: the filter is run again from a
         # stroke's start, which is only known once the stroke before it is over.
-        self._accel: deque[float] = deque(maxlen=max(2, round(s.replay_s / period_s)))
+        self._replay_cells = max(2, round(s.replay_s / period_s))
+        self._accel: deque[float] = deque(maxlen=self._replay_cells)
         self.restart()
 
     def restart(self) -> None:
@@ -149,6 +150,14 @@ class StrokeFinder:
         if self._turning is not None:
             starts.append(self._turning.start)
         return min(starts, default=2**62)
+
+    @property
+    def undecided_since(self) -> int:
+        """Global index of the earliest cell a stroke not yet reported may yet be found to begin
+        at: the open one's start, or while stopped, `replay_s` back at most (`_open`)."""
+        if self._direction or self._turning is not None:
+            return self.open_since
+        return max(self.open_since, self._newest - self._replay_cells + 1)
 
     def _follow_rhythm(self, strokes: list[Stroke]) -> None:
         """The hysteresis follows the set's recent strokes (read every cell, so kept)."""
@@ -334,7 +343,8 @@ class StrokeFinder:
         if self._begins is Boundary.BREAK:  # stopped since the data began: it held still
             self._begins = Boundary.HOLD
         self._direction = direction
-        self._from(self._set_off(direction, start, k), k)
+        # No further back than the kept cells the filter is run again over (`replay_s`).
+        self._from(max(self._set_off(direction, start, k), k - self._replay_cells + 1), k)
 
     def _set_off(self, direction: int, band_edge: int, k: int) -> int:
         """Where a stroke from a stop began: the high-passed height's edge of the band is only
