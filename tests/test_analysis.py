@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from contract.lifts import LIFTS
 from contract.recording import Chunk
 from edge.analysis import AnalysisSettings, Event, Rep, RepAnalysis, SensorIssue, SetEnd
-from edge.analysis.stillness import Stillness
+from edge.analysis.stillness import Stillness, _SortedWindow
 from edge.analysis.strokes import Boundary, Stroke
 from edge.analysis.track import Track
 from edge.analysis.units import G
@@ -244,6 +244,25 @@ def test_a_smooth_steady_acceleration_is_not_a_pause() -> None:
     assert not still.quiet[settled].any()
     assert still.quiet[(t > 1.0) & (t < 3.0)].all()
     assert still.quiet[t > 4.5].all()  # the reference follows the latest calm windows back
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    values=st.lists(st.floats(0.0, 1.0) | st.sampled_from([0.0, 0.25, 0.5]), min_size=1,
+                    max_size=400),
+    size=st.integers(1, 300),
+    q=st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.9, 1.0]),
+)  # fmt: skip
+def test_the_stillness_floor_reads_its_window_as_numpy_would(
+    values: list[float], size: int, q: float
+) -> None:
+    """The floor keeps its window sorted instead of sorting it every time: the same quantile,
+    to the last bit, as np.quantile of the latest `size` values."""
+    window = _SortedWindow(size)
+    for i, value in enumerate(values):
+        window.add(value)
+        latest = values[max(0, i + 1 - size) : i + 1]
+        assert window.quantile(q) == float(np.quantile(latest, q))
 
 
 def test_a_gyro_that_turns_the_wrong_way_is_reported() -> None:

@@ -23,6 +23,8 @@ the hooks. The track decides rests from this and from the velocity.
 
 from __future__ import annotations
 
+import bisect
+import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -67,9 +69,8 @@ class Stillness:
         s = self.settings = settings or StillnessSettings()
         self.window = max(3, round(s.window_s / period_s))
         self._tail = np.empty((0, 6))  # the last window − 1 cells: accel, gyro
-        self._history: deque[tuple[float, float]] = deque(
-            maxlen=max(10, round(s.floor_history_s / s.window_s))
-        )
+        history = max(10, round(s.floor_history_s / s.window_s))
+        self._spreads_a, self._spreads_g = _SortedWindow(history), _SortedWindow(history)
         self.floor_accel_mps2 = s.least_accel_mps2 * 4
         self.floor_gyro_radps = s.least_gyro_radps * 4
         self._calm_norms: deque[float] = deque(maxlen=s.calm_windows)
@@ -132,7 +133,34 @@ class Stillness:
 
     def _learn_floor(self, spread_a: float, spread_g: float) -> None:
         s = self.settings
-        self._history.append((spread_a, spread_g))
-        low_a, low_g = np.quantile(np.array(self._history), s.floor_quantile, axis=0)
-        self.floor_accel_mps2 = max(float(np.sqrt(low_a)), s.least_accel_mps2)
-        self.floor_gyro_radps = max(float(np.sqrt(low_g)), s.least_gyro_radps)
+        self._spreads_a.add(spread_a)
+        self._spreads_g.add(spread_g)
+        low_a, low_g = (w.quantile(s.floor_quantile) for w in (self._spreads_a, self._spreads_g))
+        self.floor_accel_mps2 = max(math.sqrt(low_a), s.least_accel_mps2)
+        self.floor_gyro_radps = max(math.sqrt(low_g), s.least_gyro_radps)
+
+
+class _SortedWindow:
+    """The latest `size` values, kept sorted as they come, so a quantile of them needs no sort.
+    Read as np.quantile's default (linear) method reads them, to the last bit."""
+
+    def __init__(self, size: int) -> None:
+        self._latest: deque[float] = deque(maxlen=size)
+        self._sorted: list[float] = []
+
+    def add(self, value: float) -> None:
+        if len(self._latest) == self._latest.maxlen:
+            del self._sorted[bisect.bisect_left(self._sorted, self._latest[0])]
+        self._latest.append(value)
+        bisect.insort(self._sorted, value)
+
+    def quantile(self, q: float) -> float:
+        values, n = self._sorted, len(self._sorted)
+        virtual = (n - 1) * q  # where numpy's linear method reads
+        if virtual >= n - 1:
+            return values[-1]
+        if virtual < 0:
+            return values[0]
+        below = math.floor(virtual)
+        a, b, t = values[below], values[below + 1], virtual - below
+        return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t
