@@ -204,9 +204,11 @@ class RecordingReader:
         numbers in time order (columns.py), else line by line."""
         wanted = IMU_COLUMNS + (FORCE_COLUMNS if self.header.has_force else ())
         while lines := self._file.readlines(BLOCK_BYTES):
-            block = None
-            if self.columnar:
-                block = parse_block(lines, self._names, wanted, len(IMU_COLUMNS), self._last_t)
+            block = (
+                parse_block(lines, self._names, wanted, len(IMU_COLUMNS), self._last_t)
+                if self.columnar
+                else None
+            )
             if block is None:
                 rows = self._parse_lines(lines)
             else:

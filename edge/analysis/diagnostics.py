@@ -10,7 +10,6 @@ import numpy as np
 from edge.analysis.attitude import Attitude
 from edge.analysis.strokes import Boundary, Stroke
 from edge.analysis.timebase import Timebase
-from edge.analysis.track import Track
 from edge.analysis.units import DEG_PER_RAD
 
 
@@ -28,16 +27,16 @@ class Diagnostics:
     reps: int = 0
     aside: Counter[str] = field(default_factory=Counter)  # strokes no rep took, by why
 
-    def seen(self, timebase: Timebase, attitude: Attitude, track: Track) -> None:
+    def seen(self, timebase: Timebase, attitude: Attitude) -> None:
         self.samples, self.duplicates = timebase.samples, timebase.duplicates
         self.span_s = timebase.span_s
         self.gyro_offset_dps = _rounded(attitude.gyro_bias_radps * DEG_PER_RAD, 2)
-        self.accel_offset_mps2 = _rounded(track.offset_vector_mps2, 3)
         self.frame_problem = attitude.frame_problem
 
     def stroke(self, stroke: Stroke) -> None:
         self.strokes += 1
         self.rests += stroke.ends is Boundary.REST
+        self.accel_offset_mps2 = _rounded(np.array(stroke.accel_offset_mps2), 3)
 
     def set_aside(self, why: str) -> None:
         self.aside[why] += 1

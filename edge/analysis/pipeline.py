@@ -103,7 +103,7 @@ class RepAnalysis:
                 events += self._break(self._track.end)
             else:
                 events += self._cells(item)
-        self.diagnostics.seen(self._timebase, self._attitude, self._track)
+        self.diagnostics.seen(self._timebase, self._attitude)
         if self._track.end > self._track.first:
             events += self._maybe_end_set(self._track.newest_t)
         return events

@@ -55,9 +55,6 @@ class Track:
         self._buffer = np.empty((MIN_ROWS, WIDTH))
         self._lo = self._hi = 0
         self.first = 0  # global index of the oldest kept cell
-        # The vertical offset vector (sensor frame) the last stroke was measured with, for the
-        # diagnostics: each phase carries its own (Phase.offsets).
-        self.offset_vector_mps2 = np.zeros(3)
         self._horizontal_bias = np.zeros(2)
         self._held = (-1, np.zeros(3))  # the last stroke's end: index and position (m)
         # The still stretches that reach the kept cells, as (first, last) times.
@@ -120,7 +117,6 @@ class Track:
         were when it was confirmed."""
         horizontal = self.rows(stroke.confirmed, stroke.confirmed + 1)[0, BIAS]
         offsets = stroke.accel_offset_mps2, (float(horizontal[0]), float(horizontal[1]))
-        self.offset_vector_mps2 = np.array(stroke.accel_offset_mps2)
         start = max(stroke.start, self.first)
         stop = max(stroke.stop, start + 1)
         self._integrate_between(start, stop, self._velocity(start, stop, offsets))
