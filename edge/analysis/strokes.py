@@ -16,7 +16,9 @@ A stroke ends in one of three ways, each judged on the newest cell, so the strok
 depend on how samples were chunked:
 - a turnaround: the high-passed height has come back from its extreme by the hysteresis (a
   floor above sway and noise, raised to a share of the set's own strokes);
-- a hold: the bar has been slow for `hold_s` (a lockout, a pause that sways);
+- a hold: the bar has been slow for `hold_s` (a lockout, a pause that sways), or its own
+  velocity has held level for that long, slow against the stroke's peak (stopped dead, read
+  with what an offset a little off leaves of it, while the high-passed one still rings);
 - a rest: the bar is still (stillness.py) and slow, or still for `certain_rest_s` whatever the
   velocity says (nobody moves a bar at a perfectly steady speed that long).
 """
@@ -134,6 +136,7 @@ class StrokeFinder:
         self._crossed_at = -1
         self._anchored = self._anchored_peak = 0.0
         self._anchored_since: float | None = None  # high-passed height where the bar slowed
+        self._level = (0.0, 0.0, 0)
         self._newest = -1
 
     @property
@@ -216,14 +219,18 @@ class StrokeFinder:
             # The high-passed velocity fades in a slow stroke and rings on after a fast one
             # stopped dead; the bar's own velocity, integrated over the stroke, tells which:
             # slow is slow for both, or for the bar's while the high-passed height holds.
-            if abs(self._anchored) < self._stopped_mps(self._anchored_peak):
+            stopped = self._stopped_mps(self._anchored_peak)
+            levelled = self._follow_level(stopped)
+            if abs(self._anchored) < stopped:
                 if self._anchored_since is None:
                     self._anchored_since = height
                 slow = slow or abs(height - self._anchored_since) < self.hysteresis_m
             else:
                 self._anchored_since = None
-                slow = False
+                slow = levelled
         self._slow_run = self._slow_run + 1 if slow else 0
+        if slow and self._direction and self._trusted:
+            self._slow_run = max(self._slow_run, self._level[2])
         self._still_run = self._still_run + 1 if quiet else 0
         self._lying_run = self._lying_run + 1 if lying else 0
         resting = quiet and (
@@ -251,6 +258,18 @@ class StrokeFinder:
             # what is kept stays bounded.
             return strokes + self.cut(k)
         return strokes
+
+    def _follow_level(self, stopped: float) -> bool:
+        """The bar's own velocity has levelled off for `hold_s`, slow against the stroke's peak:
+        the bar stopped, and what is left of its velocity is the offset's drift."""
+        low, high, run = self._level
+        low, high = min(low, self._anchored), max(high, self._anchored)
+        if high - low > stopped / 4:
+            low = high = self._anchored
+            run = 0
+        self._level = (low, high, run + 1)
+        slow = abs(self._anchored) < self.settings.slow_share * self._anchored_peak
+        return slow and run + 1 >= self._hold_cells
 
     def _follow_turn(self, k: int) -> list[Stroke]:
         """A turn of the high-passed motion ends its stroke once the bar's velocity has reached
@@ -431,6 +450,7 @@ class StrokeFinder:
         self._anchored = float(velocity[-1]) if len(velocity) else 0.0
         self._anchored_peak = float(np.abs(velocity).max()) if len(velocity) else 0.0
         self._anchored_since = None
+        self._level = (self._anchored, self._anchored, 0)  # the velocity's level: low, high, cells
 
     def _from(self, start: int, k: int) -> None:
         """A stroke (or a stop) begins at cell `start`, at zero velocity and height: the filter
