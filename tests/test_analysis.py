@@ -376,6 +376,24 @@ def test_a_stroke_stopped_dead_ends_at_its_hold_though_its_velocity_reads_a_litt
     assert up[0].confirmed * period - 2.6 < 0.15
 
 
+@pytest.mark.parametrize("lift", LIFTS)
+def test_each_rep_is_out_within_a_fifth_of_a_second_of_its_end(lift: str) -> None:
+    """The cue on the bar comes at lockout: a rep is known by the drain after its true end,
+    though the bar stops dead, rings the high-passed motion, and reads a little off zero."""
+    for seed in range(1, 5):
+        spec = SimSpec(lift=lift, reps=4, seed=seed, rate_hz=250.0, gyro_offset_dps=3.0,
+                       accel_offset_g=0.03)  # fmt: skip
+        sim = simulate(spec)
+        analysis = RepAnalysis(AnalysisSettings(lift=lift))
+        out = []
+        for piece in sim.recording.split(12):  # 50 ms drains
+            out += [(e, float(piece.t[-1])) for e in analysis.feed(piece) if isinstance(e, Rep)]
+        assert len(out) == spec.reps
+        for rep, known_at in out:
+            [(_, true)] = paired([rep], sim.truth.reps)
+            assert known_at - true.t_end < 0.2, f"seed {seed}: rep at {true.t_end:.2f} s"
+
+
 def test_repeated_stamps_are_dropped_and_counted() -> None:
     sim = simulate(SimSpec(lift="deadlift", reps=3, seed=44))
     rec = sim.recording

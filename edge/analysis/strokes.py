@@ -8,8 +8,9 @@ Two velocities are followed, cell by cell, each for what it is good at:
 - the integral of the acceleration less its learned offset (offset.py): true to the bar over
   a stroke, so it places each turnaround where the bar's velocity really is zero. The
   high-passed velocity leads the bar's, so a turn is placed where this one reaches zero after
-  the high-passed turn; if it has not within `turn_wait_s` (a start a little off zero, an
-  offset's drift), where it came near zero or levelled off, or else at the high-passed turn.
+  the high-passed turn, or comes near zero and stays or leaves (a bar landed, read a little
+  off zero); if neither within `turn_wait_s` (a start a little off zero, an offset's drift),
+  where it came nearest zero or levelled off, or else at the high-passed turn.
   Only while the offset is trusted (offset.py): otherwise the high-passed turn is all there is.
 
 A stroke ends in one of three ways, each judged on the newest cell, so the strokes do not
@@ -97,6 +98,7 @@ class _Turning:
     excursion_m: float
     velocity_mps: float  # integrated from the stroke's start, less the offset
     peak_mps: float = 0.0
+    nearest: tuple[float, int] = (float("inf"), -1)  # the velocity nearest zero since the turn
 
 
 class StrokeFinder:
@@ -281,6 +283,16 @@ class StrokeFinder:
         along = turning.velocity_mps * turning.direction
         if along <= 0:
             return self._settle(k, at_turn=False)
+        # Where it came to within `stopped` of zero and then stayed there for `hold_s` or left
+        # it, the bar stopped: a bar landed, read with an offset a little off, may never be
+        # seen to cross zero.
+        stopped = self._stopped_mps(turning.peak_mps)
+        if along < turning.nearest[0] - stopped / 4:
+            turning.nearest = (along, k)
+        nearest, at = turning.nearest
+        if nearest <= stopped and (along - nearest > stopped / 2 or k - at >= self._hold_cells):
+            self._crossed_at = at
+            return self._settle(k, at_turn=False)
         if k - turning.turn >= self._wait_cells:
             return self._give_up_waiting(k)
         return []
@@ -406,6 +418,9 @@ class StrokeFinder:
         if self._turning is not None and crossed.size:
             self._crossed_at = first + after_turn + int(crossed[0])
             return strokes + self._settle(k, at_turn=False)
+        if self._turning is not None and len(along):
+            nearest = int(np.argmin(along))
+            self._turning.nearest = (float(along[nearest]), first + after_turn + nearest)
         return strokes
 
     def _stop(self, at: int, how: Boundary, k: int) -> list[Stroke]:
