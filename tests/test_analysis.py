@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 from contract.lifts import LIFTS
 from contract.recording import Chunk
 from edge.analysis import AnalysisSettings, Event, Rep, RepAnalysis, SensorIssue, SetEnd
+from edge.analysis.phases import Phase
+from edge.analysis.reps import RepAssembler
 from edge.analysis.stillness import Stillness, _SortedWindow
 from edge.analysis.strokes import Boundary, Stroke, StrokeFinder
 from edge.analysis.track import Track
@@ -392,6 +394,26 @@ def test_each_rep_is_out_within_a_fifth_of_a_second_of_its_end(lift: str) -> Non
         for rep, known_at in out:
             [(_, true)] = paired([rep], sim.truth.reps)
             assert known_at - true.t_end < 0.2, f"seed {seed}: rep at {true.t_end:.2f} s"
+
+
+def test_a_short_lowering_is_a_rep_at_once_and_a_short_drive_waits_for_the_rest() -> None:
+    """A hip thrust's lowering read 40 % short of its drive (a sensor's timing, a lifter who
+    stops above the floor) is its rep, sent when it ends; a squat's drive that stops that short
+    and holds may be a stall, so it waits for the rest of the drive."""
+
+    def phase(direction: int, start: float, stop: float, travel: float) -> Phase:
+        cells = (round(start * 100), round(stop * 100))
+        return Phase(direction, *cells, cells, start, stop, travel, travel, held=True)
+
+    hip_thrust = RepAssembler(first_direction=+1)
+    assert hip_thrust.add(phase(+1, 1.0, 1.6, 0.30)) == []
+    assert len(hip_thrust.add(phase(-1, 2.0, 3.0, -0.18))) == 1
+    squat = RepAssembler(first_direction=-1)
+    assert squat.add(phase(-1, 1.0, 2.0, -0.50)) == []
+    assert squat.add(phase(+1, 2.2, 2.8, 0.30)) == []
+    assert squat.stalled is not None
+    [(_, up)] = squat.add(phase(+1, 3.2, 3.6, 0.20))
+    assert up.travel_m == pytest.approx(0.50)
 
 
 def test_repeated_stamps_are_dropped_and_counted() -> None:

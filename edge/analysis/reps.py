@@ -5,9 +5,11 @@ ones (squat, bench, RDL) down then up; `auto` takes the order of the set's first
 phase that the next one does not bring back (unracking, picking the bar up, setting it down)
 is set-up motion, never a rep.
 
-A return that stops well short of where the first phase started and holds there may be a
-stall (hips shooting in a deadlift's pull, a squat grinding up): the rep waits up to
-`join_gap_s` for the bar to go on the same way, and takes both parts as one return if it does.
+A concentric return that stops well short of where the first phase started and holds there
+may be a stall (a squat or an RDL grinding up): the rep waits up to `join_gap_s` for the bar to
+go on the same way, and takes both parts as one return if it does. A lowering does not stall
+so: a short one is the rep it is, sent at once (a concentric first phase that stalls, hips
+shooting in a deadlift's pull, is joined before its return comes).
 """
 
 from __future__ import annotations
@@ -89,7 +91,8 @@ class RepAssembler:
         return done + (self._hold_back_or_give(*pair) if pair else [])
 
     def _hold_back_or_give(self, first: Phase, second: Phase) -> list[tuple[Phase, Phase]]:
-        if second.held and _short(first, second, self.settings.stall_share):
+        stalls = second.direction > 0 and second.held
+        if stalls and _short(first, second, self.settings.stall_share):
             self._stalled = (first, second)
             return []
         return [(first, second)]
