@@ -416,6 +416,23 @@ def test_a_short_lowering_is_a_rep_at_once_and_a_short_drive_waits_for_the_rest(
     assert up.travel_m == pytest.approx(0.50)
 
 
+def test_rolling_the_bar_onto_the_hips_is_not_half_of_a_stalled_drive() -> None:
+    """Two rises 0.6 s apart are one drive with a stall in it (hips shooting), unless the first
+    turned the bar: rolled over the thighs onto the hips, it is set-up, and the rep is the
+    second rise and its lowering."""
+
+    def phase(direction: int, start: float, stop: float, travel: float, turned: float) -> Phase:
+        cells = (round(start * 100), round(stop * 100))
+        return Phase(direction, *cells, cells, start, stop, travel, travel, turned_deg=turned)
+
+    for set_up_turned, rep_rise in ((3.0, 0.30), (80.0, 0.18)):
+        reps = RepAssembler(first_direction=+1)
+        assert reps.add(phase(+1, 1.0, 1.4, 0.12, set_up_turned)) == []
+        assert reps.add(phase(+1, 2.0, 2.4, 0.18, 2.0)) == []
+        [(up, _)] = reps.add(phase(-1, 3.0, 4.0, -rep_rise, 2.0))
+        assert up.travel_m == pytest.approx(rep_rise)
+
+
 def test_repeated_stamps_are_dropped_and_counted() -> None:
     sim = simulate(SimSpec(lift="deadlift", reps=3, seed=44))
     rec = sim.recording

@@ -24,6 +24,7 @@ class Phase:
     tainted: bool = False  # clipped data inside, or cut by a break: derive nothing from it
     held: bool = False  # it ended where the bar held still (not a turnaround)
     offsets: Offsets = ((0.0, 0.0, 0.0), (0.0, 0.0))
+    turned_deg: float = 0.0  # how far the bar turned from start to stop (the vertical, seen by it)
 
     @property
     def duration_s(self) -> float:

@@ -9,7 +9,9 @@ A concentric return that stops well short of where the first phase started and h
 may be a stall (a squat or an RDL grinding up): the rep waits up to `join_gap_s` for the bar to
 go on the same way, and takes both parts as one return if it does. A lowering does not stall
 so: a short one is the rep it is, sent at once (a concentric first phase that stalls, hips
-shooting in a deadlift's pull, is joined before its return comes).
+shooting in a deadlift's pull, is joined before its return comes). A phase that turned the bar
+(rolled over the thighs onto the hips) is set-up, never half of a stall: a stall does not turn
+the bar.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class RepSettings:
     join_gap_s: float = 1.0  # a stall shorter than this inside a phase does not split it
     stall_share: float = 0.7  # a held return shorter than this share of the first may go on
     forget_after_s: float = 4.0  # a first phase left this long without its return is set-up
+    stall_turn_deg: float = 30.0  # a phase that turned the bar this far is not half a stall
 
 
 class RepAssembler:
@@ -105,7 +108,9 @@ class RepAssembler:
         if pending is not None and phase.t_start - pending.t_stop > s.forget_after_s:
             pending = None
         if pending is not None and phase.direction == pending.direction:
-            if phase.t_start - pending.t_stop <= s.join_gap_s and _measured(pending):
+            soon = phase.t_start - pending.t_stop <= s.join_gap_s
+            turned = max(pending.turned_deg, phase.turned_deg) > s.stall_turn_deg
+            if soon and _measured(pending) and not turned:
                 self._pending = _join(pending, phase)  # e.g. hips shooting: a stall
                 return None
             pending = None
@@ -154,4 +159,5 @@ def _join(a: Phase, b: Phase) -> Phase:
         excursion_m=a.excursion_m + b.excursion_m,
         held=b.held,
         offsets=b.offsets,
+        turned_deg=max(a.turned_deg, b.turned_deg),
     )

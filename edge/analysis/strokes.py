@@ -138,7 +138,7 @@ class StrokeFinder:
         self._crossed_at = -1
         self._anchored = self._anchored_peak = 0.0
         self._anchored_since: float | None = None  # high-passed height where the bar slowed
-        self._level = (0.0, 0.0, 0)
+        self._level = (0.0, 0.0, 0)  # the bar's velocity's level: lowest, highest, cells
         self._newest = -1
 
     @property
@@ -231,7 +231,7 @@ class StrokeFinder:
                 self._anchored_since = None
                 slow = levelled
         self._slow_run = self._slow_run + 1 if slow else 0
-        if slow and self._direction and self._trusted:
+        if slow and self._direction and self._trusted:  # the bar stopped where it levelled off
             self._slow_run = max(self._slow_run, self._level[2])
         self._still_run = self._still_run + 1 if quiet else 0
         self._lying_run = self._lying_run + 1 if lying else 0
@@ -465,7 +465,7 @@ class StrokeFinder:
         self._anchored = float(velocity[-1]) if len(velocity) else 0.0
         self._anchored_peak = float(np.abs(velocity).max()) if len(velocity) else 0.0
         self._anchored_since = None
-        self._level = (self._anchored, self._anchored, 0)  # the velocity's level: low, high, cells
+        self._level = (self._anchored, self._anchored, 0)
 
     def _from(self, start: int, k: int) -> None:
         """A stroke (or a stop) begins at cell `start`, at zero velocity and height: the filter

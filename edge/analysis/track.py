@@ -231,6 +231,7 @@ class Track:
             tainted=tainted or bool(rows[:, CLIP].any()),
             held=held,
             offsets=offsets,
+            turned_deg=_angle_deg(rows[first, UP], rows[last, UP]),
         )
 
     def _position_at(self, index: int) -> np.ndarray:
@@ -349,3 +350,8 @@ def _zero_time(t: np.ndarray, v: np.ndarray, i: int, step: int) -> float:
     edge = float(t[0] if step < 0 else t[-1])
     low, high = sorted((edge, float(t[i])))
     return float(np.clip(t[i] - root_i / slope, low, high))
+
+
+def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
+    """The angle between two unit vectors, degrees."""
+    return float(np.degrees(np.arctan2(np.linalg.norm(np.cross(a, b)), a @ b)))
