@@ -396,23 +396,32 @@ def test_each_rep_is_out_within_a_fifth_of_a_second_of_its_end(lift: str) -> Non
             assert known_at - true.t_end < 0.2, f"seed {seed}: rep at {true.t_end:.2f} s"
 
 
+def phase_at(
+    direction: int,
+    start: float,
+    stop: float,
+    travel: float,
+    held: bool = False,
+    turned: float = 0.0,
+) -> Phase:
+    """A phase between two times (s, cells of 10 ms) that travelled `travel` (m)."""
+    cells = (round(start * 100), round(stop * 100))
+    return Phase(direction, *cells, cells, start, stop, travel, travel, held=held,
+                 turned_deg=turned)  # fmt: skip
+
+
 def test_a_short_lowering_is_a_rep_at_once_and_a_short_drive_waits_for_the_rest() -> None:
     """A hip thrust's lowering read 40 % short of its drive (a sensor's timing, a lifter who
     stops above the floor) is its rep, sent when it ends; a squat's drive that stops that short
     and holds may be a stall, so it waits for the rest of the drive."""
-
-    def phase(direction: int, start: float, stop: float, travel: float) -> Phase:
-        cells = (round(start * 100), round(stop * 100))
-        return Phase(direction, *cells, cells, start, stop, travel, travel, held=True)
-
     hip_thrust = RepAssembler(first_direction=+1)
-    assert hip_thrust.add(phase(+1, 1.0, 1.6, 0.30)) == []
-    assert len(hip_thrust.add(phase(-1, 2.0, 3.0, -0.18))) == 1
+    assert hip_thrust.add(phase_at(+1, 1.0, 1.6, 0.30, held=True)) == []
+    assert len(hip_thrust.add(phase_at(-1, 2.0, 3.0, -0.18, held=True))) == 1
     squat = RepAssembler(first_direction=-1)
-    assert squat.add(phase(-1, 1.0, 2.0, -0.50)) == []
-    assert squat.add(phase(+1, 2.2, 2.8, 0.30)) == []
+    assert squat.add(phase_at(-1, 1.0, 2.0, -0.50, held=True)) == []
+    assert squat.add(phase_at(+1, 2.2, 2.8, 0.30, held=True)) == []
     assert squat.stalled is not None
-    [(_, up)] = squat.add(phase(+1, 3.2, 3.6, 0.20))
+    [(_, up)] = squat.add(phase_at(+1, 3.2, 3.6, 0.20, held=True))
     assert up.travel_m == pytest.approx(0.50)
 
 
@@ -420,16 +429,11 @@ def test_rolling_the_bar_onto_the_hips_is_not_half_of_a_stalled_drive() -> None:
     """Two rises 0.6 s apart are one drive with a stall in it (hips shooting), unless the first
     turned the bar: rolled over the thighs onto the hips, it is set-up, and the rep is the
     second rise and its lowering."""
-
-    def phase(direction: int, start: float, stop: float, travel: float, turned: float) -> Phase:
-        cells = (round(start * 100), round(stop * 100))
-        return Phase(direction, *cells, cells, start, stop, travel, travel, turned_deg=turned)
-
     for set_up_turned, rep_rise in ((3.0, 0.30), (80.0, 0.18)):
         reps = RepAssembler(first_direction=+1)
-        assert reps.add(phase(+1, 1.0, 1.4, 0.12, set_up_turned)) == []
-        assert reps.add(phase(+1, 2.0, 2.4, 0.18, 2.0)) == []
-        [(up, _)] = reps.add(phase(-1, 3.0, 4.0, -rep_rise, 2.0))
+        assert reps.add(phase_at(+1, 1.0, 1.4, 0.12, turned=set_up_turned)) == []
+        assert reps.add(phase_at(+1, 2.0, 2.4, 0.18, turned=2.0)) == []
+        [(up, _)] = reps.add(phase_at(-1, 3.0, 4.0, -rep_rise, turned=2.0))
         assert up.travel_m == pytest.approx(rep_rise)
 
 
