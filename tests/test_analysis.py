@@ -425,6 +425,22 @@ def test_a_short_lowering_is_a_rep_at_once_and_a_short_drive_waits_for_the_rest(
     assert up.travel_m == pytest.approx(0.50)
 
 
+def test_a_return_that_stops_on_the_way_and_goes_on_is_one_return() -> None:
+    """A hip thrust lowered 4 cm, held a moment (the bar swaying in the hands) and lowered the
+    rest is a rep; lowered 4 cm and driven up again, it was none, and the new drive may be."""
+    hitched = RepAssembler(first_direction=+1)
+    assert hitched.add(phase_at(+1, 1.0, 1.6, 0.25)) == []
+    assert hitched.add(phase_at(-1, 2.0, 2.5, -0.04, held=True)) == []
+    [(up, down)] = hitched.add(phase_at(-1, 2.6, 3.4, -0.15, held=True))
+    assert (up.travel_m, down.travel_m) == pytest.approx((0.25, -0.19))
+    turned_back = RepAssembler(first_direction=+1)
+    assert turned_back.add(phase_at(+1, 1.0, 1.6, 0.25)) == []
+    assert turned_back.add(phase_at(-1, 2.0, 2.5, -0.04, held=True)) == []
+    assert turned_back.add(phase_at(+1, 2.6, 3.0, 0.05)) == []
+    [(up, _)] = turned_back.add(phase_at(-1, 3.4, 4.0, -0.05))
+    assert up.t_start == 2.6
+
+
 def test_rolling_the_bar_onto_the_hips_is_not_half_of_a_stalled_drive() -> None:
     """Two rises 0.6 s apart are one drive with a stall in it (hips shooting), unless the first
     turned the bar: rolled over the thighs onto the hips, it is set-up, and the rep is the

@@ -9,7 +9,9 @@ A concentric return that stops well short of where the first phase started and h
 may be a stall (a squat or an RDL grinding up): the rep waits up to `join_gap_s` for the bar to
 go on the same way, and takes both parts as one return if it does. A lowering does not stall
 so: a short one is the rep it is, sent at once (a concentric first phase that stalls, hips
-shooting in a deadlift's pull, is joined before its return comes). A phase that turned the bar
+shooting in a deadlift's pull, is joined before its return comes). A return that stops on the
+way back (a hitch, a sway at the top) and goes on within `join_gap_s` is one return; one that
+turns back first was no rep. A phase that turned the bar
 (rolled over the thighs onto the hips) is set-up, never half of a stall: a stall does not turn
 the bar.
 """
@@ -42,6 +44,7 @@ class RepAssembler:
         self.first_direction = first_direction
         self._pending: Phase | None = None
         self._stalled: tuple[Phase, Phase] | None = None  # a rep whose return may go on
+        self._partial: Phase | None = None  # a return that stopped on the way back
 
     @property
     def pending(self) -> Phase | None:
@@ -54,13 +57,13 @@ class RepAssembler:
         return self._stalled
 
     def new_set(self) -> None:
-        self._pending = self._stalled = None
+        self._pending = self._stalled = self._partial = None
         self.first_direction = self._fixed
 
     def interrupt(self) -> tuple[Phase, Phase] | None:
         """Handling, bad data or a hole came between: no rep may span it. A rep held back for
         the rest of its return cannot get it across: it is the rep it was, returned."""
-        stalled, self._pending, self._stalled = self._stalled, None, None
+        stalled, self._pending, self._stalled, self._partial = self._stalled, None, None, None
         return stalled
 
     def expire(self, now_s: float) -> tuple[Phase, Phase] | None:
@@ -102,15 +105,20 @@ class RepAssembler:
 
     def _paired(self, phase: Phase) -> tuple[Phase, Phase] | None:
         s, pending = self.settings, self._pending
+        partial, self._partial = self._partial, None
         if phase.tainted:
             self._pending = None
             return None
+        if partial is not None:
+            if phase.direction == partial.direction and _soon(partial, phase, s):
+                phase = _join(partial, phase)  # the rest of the return
+            else:
+                pending = None  # the bar turned back before it came back: not a rep
         if pending is not None and phase.t_start - pending.t_stop > s.forget_after_s:
             pending = None
         if pending is not None and phase.direction == pending.direction:
-            soon = phase.t_start - pending.t_stop <= s.join_gap_s
             turned = max(pending.turned_deg, phase.turned_deg) > s.stall_turn_deg
-            if soon and _measured(pending) and not turned:
+            if _soon(pending, phase, s) and _measured(pending) and not turned:
                 self._pending = _join(pending, phase)  # e.g. hips shooting: a stall
                 return None
             pending = None
@@ -118,9 +126,16 @@ class RepAssembler:
             self._pending = None
             self.first_direction = pending.direction
             return pending, phase
+        if pending is not None and _short(pending, phase, 1.0):
+            self._partial = phase  # stopped on the way back (a sway, a hitch): it may go on
+            return None
         wanted = self.first_direction
         self._pending = phase if wanted is None or phase.direction == wanted else None
         return None
+
+
+def _soon(before: Phase, after: Phase, s: RepSettings) -> bool:
+    return after.t_start - before.t_stop <= s.join_gap_s
 
 
 def _short(first: Phase, second: Phase, share: float) -> bool:
