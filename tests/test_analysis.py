@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from contract.lifts import LIFTS
 from contract.recording import Chunk
 from edge.analysis import AnalysisSettings, Event, Rep, RepAnalysis, SensorIssue, SetEnd
+from edge.analysis.offset import Offset
 from edge.analysis.phases import Phase
 from edge.analysis.reps import RepAssembler
 from edge.analysis.stillness import Stillness, _SortedWindow
@@ -229,6 +230,22 @@ def test_a_cheap_gyros_offset_is_learned_without_a_rest() -> None:
         learned = np.linalg.norm(analysis.diagnostics.gyro_offset_dps)
         assert learned == pytest.approx(sim.truth.sensor.gyro_offset_dps, abs=0.5)
         assert analysis.diagnostics.frame_problem is None
+
+
+def test_rests_after_rolling_the_bar_onto_the_hips_are_read_not_outvoted() -> None:
+    """A bar lying on the rack, then rolled 60° onto the hips to lie there: the accelerometer's
+    offset is read along the new vertical at the new rests, though more readings were taken
+    along the old one (they were dropped as strays, and the offset was 0.4 m/s² off)."""
+    period = 0.01
+    offset = Offset(period)
+    true_vector = np.array([0.0, 0.5, 0.1])
+    racked, on_hips = np.array([0.0, 0.0, 1.0]), np.array([0.0, -np.sin(1.05), np.cos(1.05)])
+    for up, readings in ((racked, 9), (on_hips, 3)):
+        for _ in range(readings * round(0.3 / period)):
+            offset.observe(float(up @ true_vector), up)
+            offset.still(float(up @ true_vector), lying=True)
+    assert offset.at(on_hips) == pytest.approx(on_hips @ true_vector, abs=0.1)
+    assert offset.at(racked) == pytest.approx(racked @ true_vector, abs=0.05)
 
 
 def test_a_smooth_steady_acceleration_is_not_a_pause() -> None:

@@ -124,7 +124,8 @@ class Offset:
         self._readings.append((reading, up, at_rest))
         values = np.array([r for r, _, _ in self._readings])
         verticals = np.array([u for _, u, _ in self._readings])
-        self.vector, kept = _fit(values, verticals)
+        direct = np.array([rest for _, _, rest in self._readings])
+        self.vector, kept = _fit(values, verticals, direct)
         # How far the readings stray from the fit: where they agree, or the newest is a rest's
         # (the bar's true acceleration was zero: a direct measurement), the offset can be
         # trusted to integrate over a stroke.
@@ -134,10 +135,13 @@ class Offset:
             self._cells_since_rest = 0
 
 
-def _fit(values: np.ndarray, verticals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _fit(
+    values: np.ndarray, verticals: np.ndarray, direct: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """The offset vector b with vertical·b ≈ value for each reading, and which readings it
     kept: least squares pulled toward the median along the mean vertical, once more without
-    the readings that stray."""
+    the readings that stray. A reading at rest (`direct`) is a measurement, never a stray: the
+    bar rolled onto the hips reads its offset along a vertical the earlier readings never saw."""
     kept = np.ones(len(values), dtype=bool)
     vector = np.zeros(3)
     for _ in range(2):
@@ -147,7 +151,7 @@ def _fit(values: np.ndarray, verticals: np.ndarray) -> tuple[np.ndarray, np.ndar
         vector = np.linalg.solve(normal, verticals[kept].T @ values[kept] + PRIOR_WEIGHT * prior)
         residuals = np.abs(values - verticals @ vector)
         spread = 3 * 1.4826 * float(np.median(residuals[kept]))
-        strays = residuals > max(spread, STRAY_MPS2)
+        strays = (residuals > max(spread, STRAY_MPS2)) & ~direct
         if not strays.any() or strays.sum() > len(values) // 2:
             break
         kept = ~strays
