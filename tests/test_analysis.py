@@ -395,6 +395,29 @@ def test_a_stroke_stopped_dead_ends_at_its_hold_though_its_velocity_reads_a_litt
     assert up[0].confirmed * period - 2.6 < 0.15
 
 
+def test_a_grind_of_seconds_is_one_stroke_from_the_floor_to_lockout() -> None:
+    """A pull near the lifter's max, 56 cm in 4.5 s: it breaks off the floor slowly, and its
+    velocity is integrated over longer than the filter is run again. It is one stroke, from
+    where the bar left the floor (it lay still there) to most of the way up."""
+    period, seconds, top_mps = 0.01, 4.5, 0.25
+    t = np.arange(0.0, 10.0, period)
+    # Velocity top · sin²(π s / 4.5 s) from 2 s on: from rest to rest.
+    share = np.clip((t - 2.0) / seconds, 0.0, 1.0)
+    accel = top_mps * np.pi / seconds * np.sin(2 * np.pi * share) * (share < 1) * (share > 0)
+    lying = (t < 2.0) | (t >= 2.2 + seconds)
+    strokes = StrokeFinder(period).update(
+        0, accel, np.tile([0.0, 0.0, 1.0], (len(t), 1)), lying, lying
+    )
+    [up] = [s for s in strokes if s.direction > 0]
+
+    def risen(index: int) -> float:  # the share of the pull's height reached by then
+        x = share[index]
+        return float(x - np.sin(2 * np.pi * x) / (2 * np.pi))
+
+    assert abs(t[up.start] - 2.0) < 0.3
+    assert risen(up.stop) - risen(up.start) > 0.9
+
+
 @pytest.mark.parametrize("lift", LIFTS)
 def test_each_rep_is_out_within_a_fifth_of_a_second_of_its_end(lift: str) -> None:
     """The cue on the bar comes at lockout: a rep is known by the drain after its true end,

@@ -58,6 +58,7 @@ class StrokeSettings:
     turn_wait_s: float = 0.6  # how long a turn waits for the bar's velocity to reach zero
     set_off_s: float = 0.5  # how far back from its seen start a stroke's set-off is looked for
     replay_s: float = 3.0  # how far back a stroke's start can be once it is known
+    integral_s: float = 8.0  # a stroke's own velocity is integrated over this long at most
     longest_stroke_s: float = 30.0
 
 
@@ -121,7 +122,10 @@ class StrokeFinder:
         # The latest cells' acceleration less the offset: the filter is run again from a
         # stroke's start, which is only known once the stroke before it is over.
         self._replay_cells = max(2, round(s.replay_s / period_s))
-        self._accel: deque[float] = deque(maxlen=self._replay_cells)
+        # A grind near the lifter's max lasts several seconds, and the bar's velocity over it
+        # is integrated from its start.
+        kept = max(self._replay_cells, round(s.integral_s / period_s))
+        self._accel: deque[float] = deque(maxlen=kept)
         self.restart()
 
     def restart(self) -> None:
@@ -134,6 +138,7 @@ class StrokeFinder:
         self._band = (0.0, 0.0, -1, -1)  # while stopped: lowest, highest and their indices
         self._peak = 0.0
         self._slow_run = self._still_run = self._lying_run = 0
+        self._lay_still = False  # the stop began where the bar lay still (not held)
         self._turning: _Turning | None = None
         self._crossed_at = -1
         self._anchored = self._anchored_peak = 0.0
@@ -354,6 +359,7 @@ class StrokeFinder:
         if resting:
             self._high_pass.reset()
             self._begins, self._start = Boundary.REST, k
+            self._lay_still = self._lying_run > 0
             self._band = (height, height, k, k)
             return
         low, high, at_low, at_high = self._band
@@ -388,9 +394,13 @@ class StrokeFinder:
         if not len(velocity):
             return band_edge
         velocity = np.concatenate([[0.0], velocity])  # from the stop's cell on
-        along = velocity[-min(len(velocity), self._set_off_cells) :] * direction
-        latest_slowest = len(along) - 1 - int(np.argmin(along[::-1]))
-        return k - len(along) + 1 + latest_slowest
+        # From where the bar lay still its velocity is known to be zero, so the whole way
+        # since may be searched: a heavy pull breaks off the floor slowly.
+        reach = len(velocity) if self._lay_still else min(len(velocity), self._set_off_cells)
+        along = velocity[-reach:] * direction
+        # The latest cell as slow as the slowest, give or take the velocity's residual drift.
+        near = np.flatnonzero(along <= along.min() + self.settings.stopped_mps / 4)
+        return k - len(along) + 1 + int(near[-1])
 
     def _turn(self, k: int) -> list[Stroke]:
         """The high-passed motion turned at its extreme: the stroke waits there for the bar to
@@ -429,7 +439,7 @@ class StrokeFinder:
         strokes = self._give_up_waiting(k)
         at = self._stopped_at(at, k)
         strokes += self._close(at, how, k)
-        self._direction, self._begins = 0, how
+        self._direction, self._begins, self._lay_still = 0, how, False
         self._from(at, k)
         height = self._high_pass.height_m
         self._band = (height, height, k, k)
