@@ -387,15 +387,14 @@ class StrokeFinder:
         """Where a stroke from a stop began: the high-passed height's edge of the band is only
         near it; with a good offset, the bar's own velocity since the stop began is slowest
         (along the new direction) where it set off. Within `set_off_s`, so a drift has little
-        time to move the slowest cell."""
+        time to move the slowest cell, or back to where the bar lay still (its velocity was
+        zero there, and a heavy pull breaks off the floor over a second)."""
         if not self._trusted:
             return band_edge
         _, velocity = self._velocity(k)
         if not len(velocity):
             return band_edge
         velocity = np.concatenate([[0.0], velocity])  # from the stop's cell on
-        # From where the bar lay still its velocity is known to be zero, so the whole way
-        # since may be searched: a heavy pull breaks off the floor slowly.
         reach = len(velocity) if self._lay_still else min(len(velocity), self._set_off_cells)
         along = velocity[-reach:] * direction
         # The latest cell as slow as the slowest, give or take the velocity's residual drift.
