@@ -66,7 +66,8 @@ def test_every_simulated_rep_becomes_one_point(
             ("g1", "bar1", "hip_thrust", "sim")
         }
         assert {(p["set_index"], p["rep_index"]) for p in path} == {(0, point["rep_index"])}
-        assert len(path) == round(50 * (point["t_end"] - point["t_start"])) + 1
+        # Spaced evenly over the rep as the analysis timed it; the wire's times are rounded.
+        assert len(path) - 1 == pytest.approx(50 * (point["t_end"] - point["t_start"]), abs=1)
         heights = [p["height_m"] for p in path]
         assert heights[0] == 0.0
         assert max(heights) == pytest.approx(point["rom_m"], abs=0.01)
