@@ -54,7 +54,7 @@ class StrokeSettings:
     stopped_mps: float = 0.03  # the integrated velocity is at zero below this, or below
     stopped_share: float = 0.05  # this share of the stroke's peak
     certain_rest_s: float = 1.0
-    lying_rest_s: float = 0.3  # lying still (stillness.py) this long is a rest too
+    lying_rest_s: float = 0.2  # lying still (stillness.py) this long is a rest too
     turn_wait_s: float = 0.6  # how long a turn waits for the bar's velocity to reach zero
     set_off_s: float = 0.5  # how far back from its seen start a stroke's set-off is looked for
     replay_s: float = 3.0  # how far back a stroke's start can be once it is known
