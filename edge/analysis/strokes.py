@@ -20,8 +20,10 @@ depend on how samples were chunked:
 - a hold: the bar has been slow for `hold_s` (a lockout, a pause that sways), or its own
   velocity has held level for that long, slow against the stroke's peak (stopped dead, read
   with what an offset a little off leaves of it, while the high-passed one still rings);
-- a rest: the bar is still (stillness.py) and slow, or still for `certain_rest_s` whatever the
-  velocity says (nobody moves a bar at a perfectly steady speed that long).
+- a rest: the bar is still (stillness.py) and slow, or lies still for `lying_rest_s`, with its
+  own velocity steady while the offset is good (a slow, smooth lowering is as still to the
+  sensor); or still for `certain_rest_s` whatever the velocity says (nobody moves a bar at a
+  perfectly steady speed that long).
 """
 
 from __future__ import annotations
@@ -222,12 +224,14 @@ class StrokeFinder:
         slow = speed < max(s.slow_mps, s.slow_share * self._peak)
         self._anchored += self._accel[-1] * self.period_s
         self._anchored_peak = max(self._anchored_peak, abs(self._anchored))
-        if self._direction and self._trusted:
+        trusted = self._trusted
+        if trusted:
+            stopped = self._stopped_mps(self._anchored_peak)
+            levelled = self._follow_level(stopped)
+        if trusted and self._direction:
             # The high-passed velocity fades in a slow stroke and rings on after a fast one
             # stopped dead; the bar's own velocity, integrated over the stroke, tells which:
             # slow is slow for both, or for the bar's while the high-passed height holds.
-            stopped = self._stopped_mps(self._anchored_peak)
-            levelled = self._follow_level(stopped)
             if abs(self._anchored) < stopped:
                 if self._anchored_since is None:
                     self._anchored_since = height
@@ -240,8 +244,12 @@ class StrokeFinder:
             self._slow_run = max(self._slow_run, self._level[2])
         self._still_run = self._still_run + 1 if quiet else 0
         self._lying_run = self._lying_run + 1 if lying else 0
+        # A slow, smooth lowering (a heavy RDL's) is as still to the sensor as a rest: while
+        # the bar's own velocity is good, it must hold steady too.
+        steady = not trusted or self._level[2] >= self._hold_cells
         resting = quiet and (
-            slow or self._still_run >= self._rest_cells or self._lying_run >= self._lying_cells
+            self._still_run >= self._rest_cells
+            or (steady and (slow or self._lying_run >= self._lying_cells))
         )
         if quiet:  # still: a steady bar has no acceleration, resting or not
             self.offset.still(a, lying)
