@@ -35,6 +35,7 @@ TRUSTED_SPREAD_MPS2 = 0.02  # readings that agree this well are trusted too
 # How strongly the fit is pulled toward the median along the mean vertical, in readings' worth:
 # turns of a few degrees, against readings' noise of a few hundredths, say little across.
 PRIOR_WEIGHT = 0.3
+NEAR_COS = float(np.cos(np.radians(20.0)))  # a reading this near the vertical speaks for it
 STRAY_MPS2 = 0.05  # a reading further than this (and 3 MADs) from the fit is left out
 
 
@@ -47,6 +48,8 @@ class Offset:
         # Each with the vertical it was read along and whether it came from a rest.
         self._readings: deque[tuple[float, np.ndarray, bool]] = deque(maxlen=READINGS)
         self._up = np.array([0.0, 0.0, 1.0])
+        self._verticals = np.zeros((0, 3))  # the readings' verticals
+        self._read_near = False
         self._rest_up = np.zeros(3)  # Σ up over the rest's cells
         self._cycle_up: deque[np.ndarray] = deque(maxlen=2)  # Σ up over each stroke
         self._stroke_up = np.zeros(3)
@@ -84,16 +87,17 @@ class Offset:
     @property
     def trusted(self) -> bool:
         """Good enough to integrate over a stroke: read at rest lately (the vector carries the
-        reading to other attitudes), or from readings that agree with the fit (over a 1.5 s
-        stroke 0.02 m/s² is 0.03 m/s)."""
+        reading to attitudes near it), or from readings that agree with the fit (over a 1.5 s
+        stroke 0.02 m/s² is 0.03 m/s); and read within 20° of the bar's vertical now."""
         recent = self._cells_since_rest < self._rest_trust_cells
-        return recent or self.spread <= TRUSTED_SPREAD_MPS2
+        return (recent or self.spread <= TRUSTED_SPREAD_MPS2) and self._read_near
 
     def observe(self, a: float, up: np.ndarray) -> None:
         """Every cell: its raw vertical acceleration (m/s²) and the vertical in the sensor frame
         (unit vector); follows the high-passed motion for whole cycles."""
         self._cells_since_rest += 1
         self._up = up
+        self._read_near = self._near()
         self._stroke_up = self._stroke_up + up
         _, height = self._high_pass.update(a)
         self._sum += a
@@ -118,12 +122,18 @@ class Offset:
             mean = sum(s for s, _ in self._strokes) / sum(n for _, n in self._strokes)
             self._read(mean, self._cycle_up[0] + self._cycle_up[1])
 
+    def _near(self) -> bool:
+        """Read along a vertical near the bar's now? Rolled onto the hips since, the vector is
+        extrapolated until a reading comes along the new one."""
+        return bool((self._verticals @ self._up).max(initial=-1.0) >= NEAR_COS)
+
     def _read(self, reading: float, up_sum: np.ndarray, at_rest: bool = False) -> None:
         """A reading, with the sum of the vertical's direction over the cells it came from."""
         up = up_sum / max(float(np.linalg.norm(up_sum)), 1e-9)
         self._readings.append((reading, up, at_rest))
         values = np.array([r for r, _, _ in self._readings])
-        verticals = np.array([u for _, u, _ in self._readings])
+        verticals = self._verticals = np.array([u for _, u, _ in self._readings])
+        self._read_near = self._near()
         direct = np.array([rest for _, _, rest in self._readings])
         self.vector, kept = _fit(values, verticals, direct)
         # How far the readings stray from the fit: where they agree, or the newest is a rest's
