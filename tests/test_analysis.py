@@ -248,9 +248,9 @@ def test_rests_after_rolling_the_bar_onto_the_hips_are_read_not_outvoted() -> No
     assert offset.at(racked) == pytest.approx(racked @ true_vector, abs=0.05)
 
 
-def test_the_offset_is_not_trusted_along_a_vertical_it_has_not_read() -> None:
+def test_the_offset_knows_when_it_was_not_read_along_the_bars_vertical() -> None:
     """Rolled 60° onto the hips, the bar's offset along its new vertical is an extrapolation
-    until the bar rests there once: integrating a stroke with it is not to be trusted."""
+    until the bar rests there once: a rest there is not judged by the velocity it gives."""
     period = 0.01
     offset = Offset(period)
     racked, on_hips = np.array([0.0, 0.0, 1.0]), np.array([0.0, -np.sin(1.05), np.cos(1.05)])
@@ -261,11 +261,11 @@ def test_the_offset_is_not_trusted_along_a_vertical_it_has_not_read() -> None:
             offset.still(0.1, lying=True)
 
     rest(racked, 1.2)
-    assert offset.trusted
+    assert offset.read_here
     offset.observe(0.1, on_hips)
-    assert not offset.trusted
+    assert not offset.read_here
     rest(on_hips, 0.3)
-    assert offset.trusted
+    assert offset.read_here
 
 
 def test_a_smooth_steady_acceleration_is_not_a_pause() -> None:

@@ -87,10 +87,16 @@ class Offset:
     @property
     def trusted(self) -> bool:
         """Good enough to integrate over a stroke: read at rest lately (the vector carries the
-        reading to attitudes near it), or from readings that agree with the fit (over a 1.5 s
-        stroke 0.02 m/s² is 0.03 m/s); and read within 20° of the bar's vertical now."""
+        reading to other attitudes), or from readings that agree with the fit (over a 1.5 s
+        stroke 0.02 m/s² is 0.03 m/s)."""
         recent = self._cells_since_rest < self._rest_trust_cells
-        return (recent or self.spread <= TRUSTED_SPREAD_MPS2) and self._read_near
+        return recent or self.spread <= TRUSTED_SPREAD_MPS2
+
+    @property
+    def read_here(self) -> bool:
+        """Read within 20° of the bar's vertical now: rolled onto the hips since, the vector is
+        extrapolated until a reading comes along the new one."""
+        return self._read_near
 
     def observe(self, a: float, up: np.ndarray) -> None:
         """Every cell: its raw vertical acceleration (m/s²) and the vertical in the sensor frame
