@@ -129,8 +129,7 @@ class Offset:
             self._read(mean, self._cycle_up[0] + self._cycle_up[1])
 
     def _near(self) -> bool:
-        """Read along a vertical near the bar's now? Rolled onto the hips since, the vector is
-        extrapolated until a reading comes along the new one."""
+        """A reading was taken within 20° of the bar's vertical now."""
         return bool((self._verticals @ self._up).max(initial=-1.0) >= NEAR_COS)
 
     def _read(self, reading: float, up_sum: np.ndarray, at_rest: bool = False) -> None:

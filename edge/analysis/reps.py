@@ -11,9 +11,8 @@ go on the same way, and takes both parts as one return if it does. A lowering do
 so: a short one is the rep it is, sent at once (a concentric first phase that stalls, hips
 shooting in a deadlift's pull, is joined before its return comes). A return that stops on the
 way back (a hitch, a sway at the top) and goes on within `join_gap_s` is one return; one that
-turns back first was no rep. A phase that turned the bar
-(rolled over the thighs onto the hips) is set-up, never half of a stall: a stall does not turn
-the bar.
+turns back first was no rep. A phase that turned the bar (rolled over the thighs onto the hips)
+is set-up, never half of a stall: a stall does not turn the bar.
 """
 
 from __future__ import annotations
