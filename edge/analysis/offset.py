@@ -49,7 +49,6 @@ class Offset:
         self._readings: deque[tuple[float, np.ndarray, bool]] = deque(maxlen=READINGS)
         self._up = np.array([0.0, 0.0, 1.0])
         self._verticals = np.zeros((0, 3))  # the readings' verticals
-        self._read_near = False
         self._rest_up = np.zeros(3)  # Σ up over the rest's cells
         self._cycle_up: deque[np.ndarray] = deque(maxlen=2)  # Σ up over each stroke
         self._stroke_up = np.zeros(3)
@@ -96,14 +95,13 @@ class Offset:
     def read_here(self) -> bool:
         """Read within 20° of the bar's vertical now: rolled onto the hips since, the vector is
         extrapolated until a reading comes along the new one."""
-        return self._read_near
+        return bool((self._verticals @ self._up).max(initial=-1.0) >= NEAR_COS)
 
     def observe(self, a: float, up: np.ndarray) -> None:
         """Every cell: its raw vertical acceleration (m/s²) and the vertical in the sensor frame
         (unit vector); follows the high-passed motion for whole cycles."""
         self._cells_since_rest += 1
         self._up = up
-        self._read_near = self._near()
         self._stroke_up = self._stroke_up + up
         _, height = self._high_pass.update(a)
         self._sum += a
@@ -128,17 +126,12 @@ class Offset:
             mean = sum(s for s, _ in self._strokes) / sum(n for _, n in self._strokes)
             self._read(mean, self._cycle_up[0] + self._cycle_up[1])
 
-    def _near(self) -> bool:
-        """A reading was taken within 20° of the bar's vertical now."""
-        return bool((self._verticals @ self._up).max(initial=-1.0) >= NEAR_COS)
-
     def _read(self, reading: float, up_sum: np.ndarray, at_rest: bool = False) -> None:
         """A reading, with the sum of the vertical's direction over the cells it came from."""
         up = up_sum / max(float(np.linalg.norm(up_sum)), 1e-9)
         self._readings.append((reading, up, at_rest))
         values = np.array([r for r, _, _ in self._readings])
         verticals = self._verticals = np.array([u for _, u, _ in self._readings])
-        self._read_near = self._near()
         direct = np.array([rest for _, _, rest in self._readings])
         self.vector, kept = _fit(values, verticals, direct)
         # How far the readings stray from the fit: where they agree, or the newest is a rest's
