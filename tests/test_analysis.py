@@ -392,6 +392,48 @@ def test_a_stroke_the_bar_did_not_make_is_measured_without_a_crash() -> None:
     assert phase.travel_m * phase.direction <= 0
 
 
+def _measured_drive(before: np.ndarray, anchored: bool) -> Phase:
+    """An up stroke as the track measures it (0.01 s cells, no offset): the bar's velocity
+    `before` over its first 0.5 s, then a drive of 15 cm in 0.3 s (1 m/s · sin²) and a hold."""
+    period = 0.01
+    t = np.arange(0.0, 1.2, period)
+    velocity = np.where((t >= 0.5) & (t < 0.8), np.sin(np.pi * (t - 0.5) / 0.3) ** 2, 0.0)
+    velocity[: len(before)] += before
+    n = len(t)
+    track = Track(period)
+    track.append(
+        0, t, np.column_stack([np.gradient(velocity, period), np.zeros((n, 2))]), np.zeros(n),
+        np.tile([0.0, 0.0, 1.0], (n, 1)), np.zeros((n, 2)), np.zeros(n, dtype=bool),
+        np.zeros(n, dtype=bool),
+    )  # fmt: skip
+    offset = (0.0, 0.0, 0.0)
+    return track.measure(Stroke(1, 0, n - 1, Boundary.TURN, Boundary.HOLD, 0.15, n - 1, offset,
+                                anchored))  # fmt: skip
+
+
+def test_a_drive_after_a_swaying_pause_is_timed_from_where_the_bar_set_off() -> None:
+    """Held in the hands, the offset is not trusted, so a stroke starts at the high-passed turn,
+    before the bar's: the bar is still lowering there, and the stroke's integral, zero at its
+    start, reads the pause after it as a slow rise, swaying by a centimetre. The drive is timed
+    from where the bar set off, not from the stroke's start."""
+    t = np.arange(0.0, 0.5, 0.01)
+    lowering = np.where(t < 0.1, -0.05 * np.cos(np.pi * t / 0.2) ** 2, 0.0)
+    window = np.where(t >= 0.1, np.sin(np.pi * (t - 0.1) / 0.4) ** 2, 0.0)
+    sway = 0.01 * window * np.sin(3 * np.pi * t)  # 1 cm at 1.5 Hz
+    drive = _measured_drive(lowering + np.gradient(sway, 0.01), anchored=False)
+    assert drive.t_start == pytest.approx(0.5, abs=0.03)
+    assert drive.travel_m / drive.duration_s == pytest.approx(0.5, rel=0.1)
+
+
+def test_a_drive_is_measured_from_the_bottom_when_its_stroke_began_above_it() -> None:
+    """The stroke began at a turn, and the bar sank 3 cm more before it paused and drove: the
+    drive's travel is from the bottom, not from where it passed the stroke's start height."""
+    t = np.arange(0.0, 0.5, 0.01)
+    drive = _measured_drive(np.where(t < 0.2, -0.3 * np.sin(np.pi * t / 0.2) ** 2, 0.0), True)
+    assert drive.t_start == pytest.approx(0.5, abs=0.03)
+    assert drive.travel_m == pytest.approx(0.15, abs=0.01)
+
+
 def test_a_stroke_stopped_dead_ends_at_its_hold_though_its_velocity_reads_a_little_off() -> None:
     """A fast pull stopped dead into a lockout hold, read with an offset a little off (the bar
     tilted since the rest it was learned at): the integrated velocity levels off at 7 % of the

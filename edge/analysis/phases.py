@@ -25,6 +25,7 @@ class Phase:
     held: bool = False  # it ended where the bar held still (not a turnaround)
     offsets: Offsets = ((0.0, 0.0, 0.0), (0.0, 0.0))
     turned_deg: float = 0.0  # how far the bar turned from start to stop (the vertical, seen by it)
+    anchored: bool = True  # its stroke's ends were where the bar's own velocity reached zero
 
     @property
     def duration_s(self) -> float:

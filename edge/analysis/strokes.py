@@ -88,6 +88,9 @@ class Stroke:
     # The accelerometer's offset vector (sensor frame, m/s²) learned by then: seen along each
     # cell's vertical, it is what that cell's vertical acceleration is read off by.
     accel_offset_mps2: tuple[float, float, float]
+    # Its ends were placed where the bar's own velocity reached zero (the offset was trusted);
+    # otherwise at the high-passed motion's, which lead the bar's.
+    anchored: bool = True
 
 
 @dataclass
@@ -358,7 +361,7 @@ class StrokeFinder:
         return [
             Stroke(
                 turning.direction, turning.start, stop, turning.begins, Boundary.TURN,
-                turning.excursion_m, k, self.offset.triple,
+                turning.excursion_m, k, self.offset.triple, self._trusted,
             )
         ]  # fmt: skip
 
@@ -508,7 +511,7 @@ class StrokeFinder:
         return [
             Stroke(
                 self._direction, self._start, at, self._begins, how, excursion, now,
-                self.offset.triple,
+                self.offset.triple, self._trusted,
             )
         ]  # fmt: skip
 

@@ -38,11 +38,16 @@ class TrackSettings:
     still_share: float = 0.05  # each still cell moves the horizontal offsets this share
     # A pause at either end of a stroke (a bottom pause before the drive, a lockout hold,
     # swaying or not) is not the stroke: it runs from the bar's last stop before it leaves
-    # this band around its start height to its first stop after it enters the band around
-    # its end height. A stop is a cell slower than `pause_mps`, or going the other way.
+    # this band above its start height (below, going down) to its first stop after it comes
+    # within the band of its end height. A stop is a cell slower than `pause_mps`, or going the
+    # other way. A hand's sway moves the bar by up to a few centimetres.
     band_m: float = 0.01
-    band_share: float = 0.05  # …or this share of the stroke's travel
+    band_share: float = 0.15  # …or this share of the stroke's travel
     pause_mps: float = 0.03
+    # A stroke whose ends were placed by the high-passed turn (Stroke.anchored) begins where the
+    # bar was still moving, and its integral reads the pause as slow motion: there a stop is
+    # slower than this share of the stroke's peak.
+    pause_share: float = 0.1
     # A rep's turn is looked for this far either side of where its strokes met (across_turn).
     turn_reach_s: float = 0.4
 
@@ -128,6 +133,7 @@ class Track:
             offsets=offsets,
             tainted=Boundary.BREAK in (stroke.begins, stroke.ends),
             held=stroke.ends in (Boundary.HOLD, Boundary.REST),
+            anchored=stroke.anchored,
         )
 
     def across_turn(self, first: Phase, second: Phase) -> tuple[Phase, Phase]:
@@ -158,11 +164,12 @@ class Track:
             return first, second
         self._integrate_between(start, stop, velocity, self._position_at(start))
         tainted, offsets = first.tainted or second.tainted, second.offsets
+        anchored = first.anchored and second.anchored
         return (
             self._phase(start, start + turn, first.direction, first.excursion_m, offsets,
-                        tainted=tainted),
+                        tainted=tainted, anchored=anchored),
             self._phase(start + turn, stop, second.direction, second.excursion_m, offsets,
-                        tainted=tainted, held=second.held),
+                        tainted=tainted, held=second.held, anchored=anchored),
         )  # fmt: skip
 
     def _velocity(self, start: int, stop: int, offsets: Offsets) -> np.ndarray:
@@ -213,12 +220,13 @@ class Track:
         offsets: Offsets,
         tainted: bool = False,
         held: bool = False,
+        anchored: bool = True,
     ) -> Phase:
         """The phase inside integrated cells [start, stop]: the bar's going, without the
         pauses at its ends."""
         rows = self.rows(start, stop + 1)
         n, t = len(rows), rows[:, T]
-        first, last = _moving(rows[:, VZ], rows[:, Z], direction, self.settings)
+        first, last = _moving(rows[:, VZ], rows[:, Z], direction, self.settings, anchored)
         return Phase(
             direction=direction,
             start=start + max(first - 1, 0),
@@ -232,6 +240,7 @@ class Track:
             held=held,
             offsets=offsets,
             turned_deg=_angle_deg(rows[first, UP], rows[last, UP]),
+            anchored=anchored,
         )
 
     def _position_at(self, index: int) -> np.ndarray:
@@ -310,13 +319,17 @@ def _turn_near(velocity: np.ndarray, guess: int, direction: int, reach: int) -> 
     return int(turns[np.argmin(np.abs(turns - guess))])
 
 
-def _moving(v: np.ndarray, z: np.ndarray, direction: int, s: TrackSettings) -> tuple[int, int]:
+def _moving(
+    v: np.ndarray, z: np.ndarray, direction: int, s: TrackSettings, anchored: bool
+) -> tuple[int, int]:
     """The cells [first, last] of a stroke that the bar spends going: see TrackSettings."""
     n = len(v)
     band = max(s.band_m, s.band_share * abs(float(z[-1] - z[0])))
-    stopped = v * direction <= s.pause_mps
-    left = np.flatnonzero(np.abs(z - z[0]) > band)
-    entered = np.flatnonzero(np.abs(z - z[-1]) > band)
+    along = v * direction
+    stop_mps = s.pause_mps if anchored else max(s.pause_mps, s.pause_share * float(along.max()))
+    stopped = along <= stop_mps
+    left = np.flatnonzero((z - z[0]) * direction > band)
+    entered = np.flatnonzero((z[-1] - z) * direction > band)
     if not left.size or not entered.size:
         return 0, n - 1
     before = np.flatnonzero(stopped[: left[0] + 1])
