@@ -85,11 +85,11 @@ class Offset:
 
     @property
     def trusted(self) -> bool:
-        """Good enough to integrate over a stroke: read at rest lately (the vector carries the
-        reading to other attitudes), or from readings that agree with the fit (over a 1.5 s
-        stroke 0.02 m/s² is 0.03 m/s)."""
+        """Good enough to integrate over a stroke: read along the bar's vertical now, and at
+        rest lately or by readings that agree with the fit (over a 1.5 s stroke 0.02 m/s² is
+        0.03 m/s). Readings that agree along one vertical say nothing of another."""
         recent = self._cells_since_rest < self._rest_trust_cells
-        return recent or self.spread <= TRUSTED_SPREAD_MPS2
+        return self.read_here and (recent or self.spread <= TRUSTED_SPREAD_MPS2)
 
     @property
     def read_here(self) -> bool:

@@ -21,8 +21,8 @@ depend on how samples were chunked:
   velocity has held level for that long, slow against the stroke's peak (stopped dead, read
   with what an offset a little off leaves of it, while the high-passed one still rings);
 - a rest: the bar is still (stillness.py) and slow, or lies still for `lying_rest_s`, with its
-  own velocity steady where the offset is good and was read along the bar's vertical (a slow,
-  smooth lowering is as still to the sensor); or still for `certain_rest_s` whatever the
+  own velocity steady where the offset is good (a slow, smooth lowering is as still to the
+  sensor); or still for `certain_rest_s` whatever the
   velocity says (nobody moves a bar at a perfectly steady speed that long).
 """
 
@@ -248,9 +248,8 @@ class StrokeFinder:
         self._still_run = self._still_run + 1 if quiet else 0
         self._lying_run = self._lying_run + 1 if lying else 0
         # A slow, smooth lowering (a heavy RDL's) is as still to the sensor as a rest: where
-        # the offset is good and was read along the bar's vertical, its velocity must hold
-        # steady too (rolled onto the hips, the offset there is a guess until a rest reads it).
-        steady = not (trusted and self.offset.read_here) or self._level[2] >= self._hold_cells
+        # the offset is good, its velocity must hold steady too.
+        steady = not trusted or self._level[2] >= self._hold_cells
         resting = quiet and (
             self._still_run >= self._rest_cells
             or (steady and (slow or self._lying_run >= self._lying_cells))
