@@ -35,7 +35,11 @@ TRUSTED_SPREAD_MPS2 = 0.02  # readings that agree this well are trusted too
 # How strongly the fit is pulled toward the median along the mean vertical, in readings' worth:
 # turns of a few degrees, against readings' noise of a few hundredths, say little across.
 PRIOR_WEIGHT = 0.3
-NEAR_COS = float(np.cos(np.radians(20.0)))  # a reading this near the vertical speaks for it
+# How well the readings pin the offset down along a vertical u: the fit's leverage there,
+# u·N⁻¹·u for its normal matrix N. Small along the readings' verticals and between them, it
+# grows as u leaves their span: this much is about 30° from a few readings along one vertical
+# (a bar rolled in the hands), or along a single reading.
+PINNED_LEVERAGE = 1.0
 STRAY_MPS2 = 0.05  # a reading further than this (and 3 MADs) from the fit is left out
 
 
@@ -48,7 +52,7 @@ class Offset:
         # Each with the vertical it was read along and whether it came from a rest.
         self._readings: deque[tuple[float, np.ndarray, bool]] = deque(maxlen=READINGS)
         self._up = np.array([0.0, 0.0, 1.0])
-        self._verticals = np.zeros((0, 3))  # the readings' verticals
+        self._inverse = np.eye(3) / PRIOR_WEIGHT  # N⁻¹ of the fit (none yet: the prior)
         self._rest_up = np.zeros(3)  # Σ up over the rest's cells
         self._cycle_up: deque[np.ndarray] = deque(maxlen=2)  # Σ up over each stroke
         self._stroke_up = np.zeros(3)
@@ -93,9 +97,10 @@ class Offset:
 
     @property
     def read_here(self) -> bool:
-        """Read within 20° of the bar's vertical now: rolled onto the hips since, the vector is
-        extrapolated until a reading comes along the new one."""
-        return bool((self._verticals @ self._up).max(initial=-1.0) >= NEAR_COS)
+        """The readings pin the offset down along the bar's vertical now (read along it, or
+        between verticals read): rolled onto the hips since, the vector is extrapolated until a
+        reading comes along the new one."""
+        return float(self._up @ self._inverse @ self._up) <= PINNED_LEVERAGE
 
     def observe(self, a: float, up: np.ndarray) -> None:
         """Every cell: its raw vertical acceleration (m/s²) and the vertical in the sensor frame
@@ -131,9 +136,11 @@ class Offset:
         up = up_sum / max(float(np.linalg.norm(up_sum)), 1e-9)
         self._readings.append((reading, up, at_rest))
         values = np.array([r for r, _, _ in self._readings])
-        verticals = self._verticals = np.array([u for _, u, _ in self._readings])
+        verticals = np.array([u for _, u, _ in self._readings])
         direct = np.array([rest for _, _, rest in self._readings])
         self.vector, kept = _fit(values, verticals, direct)
+        normal = verticals[kept].T @ verticals[kept] + PRIOR_WEIGHT * np.eye(3)
+        self._inverse = np.linalg.inv(normal)
         # How far the readings stray from the fit: where they agree, or the newest is a rest's
         # (the bar's true acceleration was zero: a direct measurement), the offset can be
         # trusted to integrate over a stroke.
