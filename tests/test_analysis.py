@@ -436,6 +436,29 @@ def test_a_drive_is_measured_from_the_bottom_when_its_stroke_began_above_it() ->
     assert drive.travel_m == pytest.approx(0.15, abs=0.01)
 
 
+def test_a_slow_lockout_is_measured_to_the_top_though_its_stroke_ended_early() -> None:
+    """A pull eased into lockout over a second: its stroke ended at the high-passed turn, 0.6 s
+    before the bar stopped, and the lowering's stroke began there. Measured again as one rep,
+    the pull reaches the top: its travel is the whole 48 cm, not what its own stroke held."""
+    period = 0.01
+    t = np.arange(0.0, 2.6, period)
+    velocity = np.where(t < 1.6, 0.6 * np.sin(np.pi * t / 1.6) ** 2, 0.0)
+    velocity -= np.where(t >= 1.6, 0.96 * np.sin(np.pi * (t - 1.6) / 1.0) ** 2, 0.0)
+    n = len(t)
+    track = Track(period)
+    track.append(
+        0, t, np.column_stack([np.gradient(velocity, period), np.zeros((n, 2))]), np.zeros(n),
+        np.tile([0.0, 0.0, 1.0], (n, 1)), np.zeros((n, 2)), np.zeros(n, dtype=bool),
+        np.zeros(n, dtype=bool),
+    )  # fmt: skip
+    offset = (0.0, 0.0, 0.0)
+    up = track.measure(Stroke(1, 0, 100, Boundary.REST, Boundary.TURN, 0.3, 130, offset))
+    down = track.measure(Stroke(-1, 100, n - 1, Boundary.TURN, Boundary.REST, -0.3, n - 1, offset))
+    up, down = track.across_turn(up, down)
+    assert up.travel_m == pytest.approx(0.48, abs=0.02)
+    assert up.t_stop == pytest.approx(1.6, abs=0.1)
+
+
 def test_a_stroke_stopped_dead_ends_at_its_hold_though_its_velocity_reads_a_little_off() -> None:
     """A fast pull stopped dead into a lockout hold, read with an offset a little off (the bar
     tilted since the rest it was learned at): the integrated velocity levels off at 7 % of the

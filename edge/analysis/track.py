@@ -145,8 +145,10 @@ class Track:
         small offset moves that by a tenth of a second, and the next stroke then starts with
         the bar still moving. The zero crossing of the whole rep's integral, whose drift is
         removed between two stops, is the bar's own turn. Strokes apart by a short pause
-        (up to `turn_reach_s`) are joined so too; where the rep's integral does not turn near
-        the strokes' meeting, the strokes' own integrals are kept.
+        (up to `turn_reach_s`) are joined so too. The turn nearest the strokes' meeting is
+        taken, looked for twice as far if none is that near (a lockout eased into over a
+        second, a turn placed early by the high-passed motion); where the rep's integral does
+        not turn even so, the strokes' own integrals are kept.
         """
         (start, ended), (began, stop) = first.bounds, second.bounds
         if not 0 <= began - ended <= self._turn_reach or start < self.first:
@@ -160,6 +162,8 @@ class Track:
         velocity[:, 1:] = self.rows(start, stop + 1)[:, VAP : VLAT + 1]
         guess = (ended + began) // 2 - start
         turn = _turn_near(velocity[:, 0], guess, first.direction, self._turn_reach)
+        if turn is None:
+            turn = _turn_near(velocity[:, 0], guess, first.direction, 2 * self._turn_reach)
         if turn is None:  # the rep's integral does not turn there: the strokes' is as good
             return first, second
         self._integrate_between(start, stop, velocity, self._position_at(start))
