@@ -482,6 +482,24 @@ def test_a_stroke_stopped_dead_ends_at_its_hold_though_its_velocity_reads_a_litt
     assert up[0].confirmed * period - 2.6 < 0.15
 
 
+def test_a_turn_ends_where_the_bars_velocity_levels_off_though_not_at_zero() -> None:
+    """A pull of 45 cm eased into lockout over 1.5 s, read 0.15 m/s² off while it moved (the
+    attitude off in motion): the high-passed motion turns before the bar stops, and the bar's
+    own velocity then levels off at a third of its peak instead of reaching zero. The stroke
+    ends where it levelled, known soon after, not when the turn gives up waiting."""
+    period = 0.01
+    t = np.arange(0.0, 5.0, period)
+    pull = (t >= 2.0) & (t < 3.5)
+    accel = np.where(pull, 0.6 * np.pi / 1.5 * np.sin(2 * np.pi * (t - 2.0) / 1.5) + 0.15, 0.0)
+    at_rest = t < 2.0
+    finder = StrokeFinder(period)
+    strokes = finder.update(0, accel, np.tile([0.0, 0.0, 1.0], (len(t), 1)), at_rest, at_rest)
+    up = [s for s in strokes if s.direction > 0]
+    assert len(up) == 1
+    assert abs(up[0].stop * period - 3.5) < 0.1
+    assert up[0].confirmed * period - 3.5 < 0.15
+
+
 def test_a_grind_of_seconds_is_one_stroke_from_the_floor_to_lockout() -> None:
     """A pull near the lifter's max, 56 cm in 4.5 s: it breaks off the floor slowly, and its
     velocity is integrated over longer than the filter is run again. It is one stroke, from

@@ -9,8 +9,9 @@ Two velocities are followed, cell by cell, each for what it is good at:
   a stroke, so it places each turnaround where the bar's velocity really is zero. The
   high-passed velocity leads the bar's, so a turn is placed where this one reaches zero after
   the high-passed turn, or comes near zero and stays or leaves (a bar landed, read a little
-  off zero); if neither within `turn_wait_s` (a start a little off zero, an offset's drift),
-  where it came nearest zero or levelled off, or else at the high-passed turn.
+  off zero), or levels off for `hold_s` wherever it is (the bar stopped, read with an offset's
+  drift); if none within `turn_wait_s`, where it came nearest zero, or else at the
+  high-passed turn.
   Only while the offset is trusted (offset.py): otherwise the high-passed turn is all there is.
 
 A stroke ends in one of three ways, each judged on the newest cell, so the strokes do not
@@ -105,6 +106,7 @@ class _Turning:
     velocity_mps: float  # integrated from the stroke's start, less the offset
     peak_mps: float = 0.0
     nearest: tuple[float, int] = (float("inf"), -1)  # the velocity nearest zero since the turn
+    level: tuple[float, float, int] = (0.0, 0.0, 0)  # its level since the turn (`_level`)
 
 
 class StrokeFinder:
@@ -280,14 +282,9 @@ class StrokeFinder:
     def _follow_level(self, stopped: float) -> bool:
         """The bar's own velocity has levelled off for `hold_s`, slow against the stroke's peak:
         the bar stopped, and what is left of its velocity is the offset's drift."""
-        low, high, run = self._level
-        low, high = min(low, self._anchored), max(high, self._anchored)
-        if high - low > stopped / 4:
-            low = high = self._anchored
-            run = 0
-        self._level = (low, high, run + 1)
+        self._level = _level(self._level, self._anchored, stopped / 4)
         slow = abs(self._anchored) < self.settings.slow_share * self._anchored_peak
-        return slow and run + 1 >= self._hold_cells
+        return slow and self._level[2] >= self._hold_cells
 
     def _follow_turn(self, k: int) -> list[Stroke]:
         """A turn of the high-passed motion ends its stroke once the bar's velocity has reached
@@ -309,7 +306,9 @@ class StrokeFinder:
         if nearest <= stopped and (along - nearest > stopped / 2 or k - at >= self._hold_cells):
             self._crossed_at = at
             return self._settle(k, at_turn=False)
-        if k - turning.turn >= self._wait_cells:
+        # Levelled off for `hold_s`, however far from zero (an offset's drift): the bar stopped.
+        turning.level = _level(turning.level, along, stopped / 4)
+        if turning.level[2] >= self._hold_cells or k - turning.turn >= self._wait_cells:
             return self._give_up_waiting(k)
         return []
 
@@ -421,9 +420,11 @@ class StrokeFinder:
         if not len(velocity):
             first, velocity = k, np.zeros(1)
         if abs(excursion) >= self.settings.hysteresis_m:
+            level = float(velocity[-1]) * d
             self._turning = _Turning(
-                d, self._start, turn, self._begins, excursion, float(velocity[-1])
-            )
+                d, self._start, turn, self._begins, excursion, float(velocity[-1]),
+                level=(level, level, 0),
+            )  # fmt: skip
         self._direction, self._begins = -d, Boundary.TURN
         self._from(turn, k)
         if not self._trusted:
@@ -513,6 +514,16 @@ class StrokeFinder:
                 self.offset.triple, self._trusted,
             )
         ]  # fmt: skip
+
+
+def _level(level: tuple[float, float, int], value: float, band: float) -> tuple[float, float, int]:
+    """The run of values within `band` of each other, `level` (lowest, highest, cells) taken on
+    to `value`: it starts afresh at `value` where that leaves the band."""
+    low, high, run = level
+    low, high = min(low, value), max(high, value)
+    if high - low > band:
+        return value, value, 1
+    return low, high, run + 1
 
 
 def _levelled_since(values: np.ndarray, band: float) -> int:
