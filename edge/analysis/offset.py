@@ -93,7 +93,7 @@ class Offset:
         rest lately or by readings that agree with the fit (over a 1.5 s stroke 0.02 m/s² is
         0.03 m/s). Readings that agree along one vertical say nothing of another."""
         recent = self._cells_since_rest < self._rest_trust_cells
-        return self.read_here and (recent or self.spread <= TRUSTED_SPREAD_MPS2)
+        return (recent or self.spread <= TRUSTED_SPREAD_MPS2) and self.read_here
 
     @property
     def read_here(self) -> bool:
