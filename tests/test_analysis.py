@@ -263,11 +263,11 @@ def test_the_offset_knows_when_it_was_not_read_along_the_bars_vertical() -> None
             offset.still(0.1, lying=True)
 
     rest(racked, 1.2)
-    assert offset.read_here and offset.trusted
+    assert offset.pinned_here and offset.trusted
     offset.observe(0.1, on_hips)
-    assert not offset.read_here and not offset.trusted
+    assert not offset.pinned_here and not offset.trusted
     rest(on_hips, 0.3)
-    assert offset.read_here and offset.trusted
+    assert offset.pinned_here and offset.trusted
 
 
 def test_a_smooth_steady_acceleration_is_not_a_pause() -> None:
@@ -374,20 +374,26 @@ def test_a_rep_held_back_at_a_stall_is_kept_when_the_link_drops(seed: int) -> No
     assert reps[1].t_concentric_end > stalled.t_concentric_start
 
 
+def _track(vertical_mps2: np.ndarray, period: float) -> Track:
+    """A track of a bar held level, moving only up and down with this acceleration."""
+    n = len(vertical_mps2)
+    track = Track(period)
+    track.append(
+        0, np.arange(n) * period, np.column_stack([vertical_mps2, np.zeros((n, 2))]),
+        np.zeros(n), np.tile([0.0, 0.0, 1.0], (n, 1)), np.zeros((n, 2)),
+        np.zeros(n, dtype=bool), np.zeros(n, dtype=bool),
+    )  # fmt: skip
+    return track
+
+
 def test_a_stroke_the_bar_did_not_make_is_measured_without_a_crash() -> None:
     """The high-passed motion can call a stroke down where the bar's own integral rose (set-up
     motion that turned the bar, in a randomized world with holes): it measures as no travel."""
     period, n = 0.01, 40
-    t = np.arange(n) * period
     vertical = np.zeros(n)
     # Up to 8 cm/s and back to rest, 1.0005 cm up: past the 1 cm band only at the last cell.
     vertical[1:5], vertical[5:25] = 2.14, -2.14 / 5
-    track = Track(period)
-    track.append(
-        0, t, np.column_stack([vertical, np.zeros((n, 2))]), np.zeros(n),
-        np.tile([0.0, 0.0, 1.0], (n, 1)), np.zeros((n, 2)), np.zeros(n, dtype=bool),
-        np.zeros(n, dtype=bool),
-    )  # fmt: skip
+    track = _track(vertical, period)
     down = Stroke(-1, 0, 24, Boundary.REST, Boundary.REST, -0.05, 30, (0.0, 0.0, 0.0))
     phase = track.measure(down)
     assert phase.start <= phase.stop <= 24
@@ -402,12 +408,7 @@ def _measured_drive(before: np.ndarray, anchored: bool) -> Phase:
     velocity = np.where((t >= 0.5) & (t < 0.8), np.sin(np.pi * (t - 0.5) / 0.3) ** 2, 0.0)
     velocity[: len(before)] += before
     n = len(t)
-    track = Track(period)
-    track.append(
-        0, t, np.column_stack([np.gradient(velocity, period), np.zeros((n, 2))]), np.zeros(n),
-        np.tile([0.0, 0.0, 1.0], (n, 1)), np.zeros((n, 2)), np.zeros(n, dtype=bool),
-        np.zeros(n, dtype=bool),
-    )  # fmt: skip
+    track = _track(np.gradient(velocity, period), period)
     offset = (0.0, 0.0, 0.0)
     return track.measure(Stroke(1, 0, n - 1, Boundary.TURN, Boundary.HOLD, 0.15, n - 1, offset,
                                 anchored))  # fmt: skip
@@ -445,12 +446,7 @@ def test_a_slow_lockout_is_measured_to_the_top_though_its_stroke_ended_early() -
     velocity = np.where(t < 1.6, 0.6 * np.sin(np.pi * t / 1.6) ** 2, 0.0)
     velocity -= np.where(t >= 1.6, 0.96 * np.sin(np.pi * (t - 1.6) / 1.0) ** 2, 0.0)
     n = len(t)
-    track = Track(period)
-    track.append(
-        0, t, np.column_stack([np.gradient(velocity, period), np.zeros((n, 2))]), np.zeros(n),
-        np.tile([0.0, 0.0, 1.0], (n, 1)), np.zeros((n, 2)), np.zeros(n, dtype=bool),
-        np.zeros(n, dtype=bool),
-    )  # fmt: skip
+    track = _track(np.gradient(velocity, period), period)
     offset = (0.0, 0.0, 0.0)
     up = track.measure(Stroke(1, 0, 100, Boundary.REST, Boundary.TURN, 0.3, 130, offset))
     down = track.measure(Stroke(-1, 100, n - 1, Boundary.TURN, Boundary.REST, -0.3, n - 1, offset))

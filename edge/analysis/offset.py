@@ -93,10 +93,10 @@ class Offset:
         rest lately or by readings that agree with the fit (over a 1.5 s stroke 0.02 m/s² is
         0.03 m/s). Readings that agree along one vertical say nothing of another."""
         recent = self._cells_since_rest < self._rest_trust_cells
-        return (recent or self.spread <= TRUSTED_SPREAD_MPS2) and self.read_here
+        return (recent or self.spread <= TRUSTED_SPREAD_MPS2) and self.pinned_here
 
     @property
-    def read_here(self) -> bool:
+    def pinned_here(self) -> bool:
         """The readings pin the offset down along the bar's vertical now (read along it, or
         between verticals read): rolled onto the hips since, the vector is extrapolated until a
         reading comes along the new one."""

@@ -23,8 +23,8 @@ depend on how samples were chunked:
   with what an offset a little off leaves of it, while the high-passed one still rings);
 - a rest: the bar is still (stillness.py) and slow, or lies still for `lying_rest_s`, with its
   own velocity steady where the offset is good (a slow, smooth lowering is as still to the
-  sensor); or still for `certain_rest_s` whatever the
-  velocity says (nobody moves a bar at a perfectly steady speed that long).
+  sensor); or still for `certain_rest_s` whatever the velocity says (nobody moves a bar at a
+  perfectly steady speed that long).
 """
 
 from __future__ import annotations
