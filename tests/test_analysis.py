@@ -593,12 +593,16 @@ def test_a_short_lowering_is_a_rep_at_once_and_a_short_drive_waits_for_the_rest(
 
 def test_a_return_that_stops_on_the_way_and_goes_on_is_one_return() -> None:
     """A hip thrust lowered 4 cm, held a moment (the bar swaying in the hands) and lowered the
-    rest is a rep; lowered 4 cm and driven up again, it was none, and the new drive may be."""
+    rest is a rep; lowered 4 cm and driven up again, it was none, and the new drive may be. The
+    joined lowering is measured as its parts were: one placed by the high-passed turn (not
+    anchored) makes it so."""
     hitched = RepAssembler(first_direction=+1)
     assert hitched.add(phase_at(+1, 1.0, 1.6, 0.25)) == []
     assert hitched.add(phase_at(-1, 2.0, 2.5, -0.04, held=True)) == []
-    [(up, down)] = hitched.add(phase_at(-1, 2.6, 3.4, -0.15, held=True))
+    rest = dataclasses.replace(phase_at(-1, 2.6, 3.4, -0.15, held=True), anchored=False)
+    [(up, down)] = hitched.add(rest)
     assert (up.travel_m, down.travel_m) == pytest.approx((0.25, -0.19))
+    assert not down.anchored
     turned_back = RepAssembler(first_direction=+1)
     assert turned_back.add(phase_at(+1, 1.0, 1.6, 0.25)) == []
     assert turned_back.add(phase_at(-1, 2.0, 2.5, -0.04, held=True)) == []

@@ -174,4 +174,5 @@ def _join(a: Phase, b: Phase) -> Phase:
         held=b.held,
         offsets=b.offsets,
         turned_deg=max(a.turned_deg, b.turned_deg),
+        anchored=a.anchored and b.anchored,
     )
