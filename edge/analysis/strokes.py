@@ -245,7 +245,7 @@ class StrokeFinder:
                 self._anchored_since = None
                 slow = levelled
         self._slow_run = self._slow_run + 1 if slow else 0
-        if slow and self._direction and self._trusted:  # the bar stopped where it levelled off
+        if slow and self._direction and trusted:  # the bar stopped where it levelled off
             self._slow_run = max(self._slow_run, self._level[2])
         self._still_run = self._still_run + 1 if quiet else 0
         self._lying_run = self._lying_run + 1 if lying else 0
