@@ -496,6 +496,28 @@ def test_a_turn_ends_where_the_bars_velocity_levels_off_though_not_at_zero() -> 
     assert up[0].confirmed * period - 3.5 < 0.15
 
 
+@pytest.mark.parametrize(("depth_m", "seconds"), [(0.08, 1.0), (0.12, 1.3)])
+def test_a_slow_lowering_that_reads_as_still_is_a_stroke_down(
+    depth_m: float, seconds: float
+) -> None:
+    """A bar held in the hands, lowered slowly and smoothly: the stillness test passes every
+    window whose |a| is within 0.4 m/s² of gravity, so most of the lowering reads as still. The
+    bar came to rest where it was held before, not at each of those windows: it is one stroke
+    down, found, and not taken for a stroke up."""
+    period = 0.01
+    t = np.arange(0.0, 6.0, period)
+    share = np.clip((t - 2.0) / seconds, 0.0, 1.0)
+    top_mps = 2 * depth_m / seconds  # velocity −top · sin²(π s / seconds)
+    accel = -top_mps * np.pi / seconds * np.sin(2 * np.pi * share) * (share > 0) * (share < 1)
+    held = np.zeros(len(t), dtype=bool)
+    strokes = StrokeFinder(period).update(
+        0, accel, np.tile([0.0, 0.0, 1.0], (len(t), 1)), np.abs(accel) < 0.4, held
+    )
+    [down] = strokes
+    assert down.direction < 0
+    assert abs(t[down.start] - 2.0) < 0.2
+
+
 def test_a_grind_of_seconds_is_one_stroke_from_the_floor_to_lockout() -> None:
     """A pull near the lifter's max, 56 cm in 4.5 s: it breaks off the floor slowly, and its
     velocity is integrated over longer than the filter is run again. It is one stroke, from

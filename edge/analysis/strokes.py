@@ -152,6 +152,7 @@ class StrokeFinder:
         self._anchored_since: float | None = None  # high-passed height where the bar slowed
         self._level = (0.0, 0.0, 0)  # the bar's velocity's level: lowest, highest, cells
         self._newest = -1
+        self._rested = False  # the last stopped cell was a rest
 
     @property
     def _trusted(self) -> bool:
@@ -364,14 +365,22 @@ class StrokeFinder:
         ]  # fmt: skip
 
     def _while_stopped(self, k: int, height: float, speed: float, resting: bool) -> None:
-        """Stopped: at rest the bar is where it is; otherwise a stroke starts once the height
-        has left the band it held, at a stroke's speed, from the band's other edge."""
-        if resting:
+        """Stopped: where a rest begins (or once the bar has lain still for `certain_rest_s`)
+        the filter starts afresh, as the bar is where it is; a stroke starts once the height has
+        left the band it held, at a stroke's speed, from the band's other edge. Within a rest
+        the filter runs on: a slow, smooth lowering in the hands reads as still wherever its |a|
+        is near gravity, and a filter held at zero there would miss it, or take its braking for
+        a stroke up."""
+        rested, self._rested = self._rested, resting
+        if resting and (not rested or self._lying_run >= self._rest_cells):
             self._high_pass.reset()
             self._begins, self._start = Boundary.REST, k
             self._lay_still = self._lying_run > 0
             self._band = (height, height, k, k)
             return
+        # The stroke to come begins no further back than `replay_s` (`_open`): nothing older
+        # is kept for it.
+        self._start = max(self._start, k - self._replay_cells + 1)
         low, high, at_low, at_high = self._band
         if height < low:
             low, at_low = height, k
@@ -389,7 +398,7 @@ class StrokeFinder:
     def _open(self, direction: int, start: int, k: int) -> None:
         if self._begins is Boundary.BREAK:  # stopped since the data began: it held still
             self._begins = Boundary.HOLD
-        self._direction = direction
+        self._direction, self._rested = direction, False
         # No further back than the kept cells the filter is run again over (`replay_s`).
         self._from(max(self._set_off(direction, start, k), k - self._replay_cells + 1), k)
 
