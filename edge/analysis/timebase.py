@@ -23,7 +23,9 @@ from contract.recording import Chunk
 @dataclass(frozen=True)
 class TimebaseSettings:
     grid_hz: float = 100.0  # bar motion lies below 20 Hz; the AHRS and the rest run per cell
-    longest_hole_s: float = 0.5  # bridged by interpolation; a longer hole breaks the motion
+    # Bridged by interpolation; a longer hole breaks the motion. Half a second of radio
+    # interference leaves a gap of up to one connection interval (up to 50 ms) more at each end.
+    longest_hole_s: float = 0.6
 
 
 @dataclass(frozen=True)
