@@ -21,6 +21,7 @@ from hardware.faults import EFFECTS
 from hardware.simulate import SimSpec
 
 WORLD_STREAM = 2  # the spec's draws; simulate() uses the seed itself and [seed, 1]
+CONDITIONS_STREAM = 3  # draw_conditions' own
 RATE_BANDS_HZ = ((25.0, 100.0), (200.0, 1000.0))  # other devices' rates, and the ICM-42688-P's
 ONE_RM_KG = (80.0, 200.0)
 LOAD_FRACTION = (0.4, 1.0)
@@ -118,8 +119,7 @@ CONDITIONS: dict[str, Draw] = {
 
 def draw_spec(condition: str, seed: int, lift: str | None = None) -> SimSpec:
     """The set drawn for `seed` under `condition`; `lift` fixes the lift instead of drawing it."""
-    if condition not in CONDITIONS:
-        raise InputError(f"unknown condition {condition!r}; choose from {', '.join(CONDITIONS)}")
+    _known(condition)
     rng = np.random.default_rng([seed, WORLD_STREAM])
     drawn_lift = str(rng.choice(LIFTS))
     one_rm = round(float(rng.uniform(*ONE_RM_KG)), 1)
@@ -131,7 +131,6 @@ def draw_spec(condition: str, seed: int, lift: str | None = None) -> SimSpec:
     faults: tuple[str, ...] = ()
     if rng.random() < FAULTY_SHARE:
         faults = (f"{rng.choice(sorted(EFFECTS))}:{rng.uniform(0, 1):.2f}",)
-    fields = {**_rate(rng), **CONDITIONS[condition](rng)}
     return SimSpec(
         lift=lift or drawn_lift,
         reps=reps,
@@ -140,5 +139,25 @@ def draw_spec(condition: str, seed: int, lift: str | None = None) -> SimSpec:
         seed=seed,
         faults=faults,
         condition=condition,
-        **fields,
+        **_fields(condition, rng),
     )
+
+
+def draw_conditions(condition: str, seed: int) -> dict[str, Any]:
+    """The rate, sensor, habits and timing `condition` draws for `seed`, as SimSpec fields, for
+    a set designed elsewhere (bench/faults.py puts each fault under each condition)."""
+    _known(condition)
+    return {
+        **_fields(condition, np.random.default_rng([seed, CONDITIONS_STREAM])),
+        "condition": condition,
+    }
+
+
+def _fields(condition: str, rng: np.random.Generator) -> dict[str, Any]:
+    """A rate from either band, and what the condition draws (which may set its own rate)."""
+    return {**_rate(rng), **CONDITIONS[condition](rng)}
+
+
+def _known(condition: str) -> None:
+    if condition not in CONDITIONS:
+        raise InputError(f"unknown condition {condition!r}; choose from {', '.join(CONDITIONS)}")

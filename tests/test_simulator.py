@@ -23,7 +23,7 @@ from hardware.handling import HAND_HELD_SWAY_M
 from hardware.imu_model import G, is_saturated
 from hardware.motion import evaluate_all
 from hardware.simulate import SimSpec, Simulation, simulate
-from hardware.world import CONDITIONS, draw_spec
+from hardware.world import CONDITIONS, draw_conditions, draw_spec
 
 specs = st.builds(
     SimSpec,
@@ -314,6 +314,18 @@ def test_conditions_are_drawn_over_their_ranges_and_carried_in_the_truth() -> No
     assert simulate(spec).truth.spec == spec
     with pytest.raises(InputError, match="unknown condition"):
         draw_spec("windy", 1)
+
+
+def test_a_condition_is_drawn_alone_for_a_set_designed_elsewhere() -> None:
+    """bench/faults.py designs its sets (a fault, a load) and puts each under a condition."""
+    fields = draw_conditions("bluetooth", 5)
+    assert fields == draw_conditions("bluetooth", 5) != draw_conditions("bluetooth", 6)
+    assert fields["timing"] == "bluetooth" and fields["force_sps"] is None
+    assert 25 <= fields["rate_hz"] <= 100 and fields["condition"] == "bluetooth"
+    spec = SimSpec(lift="rdl", reps=2, faults=("bar_drift:1",), **draw_conditions("cheap_imu", 1))
+    assert spec.gyro_offset_dps is not None and spec.faults == ("bar_drift:1",)
+    with pytest.raises(InputError, match="unknown condition"):
+        draw_conditions("windy", 1)
 
 
 def test_yaw_turns_stay_within_the_asked_heading() -> None:
