@@ -179,15 +179,15 @@ def table(title: str, rows: dict[str, Tally]) -> None:
         print(summary(name, tally))
 
 
+def add_condition_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """`--condition NAME`, repeatable, one of the world's conditions."""
+    parser.add_argument("--condition", action="append", choices=list(CONDITIONS), help=help)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets-per-condition", type=int, default=48)
-    parser.add_argument(
-        "--condition",
-        action="append",
-        choices=list(CONDITIONS),
-        help="run only this condition (repeatable; default: all)",
-    )
+    add_condition_option(parser, "run only this condition (repeatable; default: all)")
     parser.add_argument(
         "--true-stamps",
         action="store_true",

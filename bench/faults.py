@@ -26,12 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 
-from bench.accuracy import match
+from bench.accuracy import add_condition_option, match
 from contract.lifts import LIFTS
 from edge.analysis import AnalysisSettings, Rep, RepAnalysis
 from edge.analysis.faults import CODES, DEFAULTS
 from hardware.simulate import SimSpec, simulate
-from hardware.world import CONDITIONS, draw_conditions
+from hardware.world import draw_conditions
 
 SEED_BASE = 8_000_000
 MAGNITUDES = (0.0, 0.5, 1.0)
@@ -188,12 +188,7 @@ def report(title: str, t: Tally) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=2)
-    parser.add_argument(
-        "--condition",
-        action="append",
-        choices=list(CONDITIONS),
-        help="the same sets under this condition of the world (repeatable)",
-    )
+    add_condition_option(parser, "the same sets under this condition of the world (repeatable)")
     args = parser.parse_args()
     for condition in args.condition or [None]:
         tally = Tally()
