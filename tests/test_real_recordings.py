@@ -19,8 +19,8 @@ from contract.messages import encode
 CORPUS = Path(__file__).parent / "data" / "real"
 LABELS: dict[str, dict[str, object]] = json.loads((CORPUS / "labels.json").read_text())
 
-LEAST_EXACT_SETS = 24  # of 37
-LEAST_REPS_FOUND = 345  # of 370, counting at most the true number in each set
+LEAST_EXACT_SETS = 25  # of 37
+LEAST_REPS_FOUND = 350  # of 370, counting at most the true number in each set
 MOST_GHOST_REPS = 5
 
 
