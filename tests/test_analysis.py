@@ -667,6 +667,24 @@ def test_a_recording_without_reps_says_why() -> None:
     assert "never moved" in reason and "10.0 s" in reason and "100 Hz" in reason
 
 
+def test_reps_measured_with_an_offset_no_rest_confirmed_are_named() -> None:
+    """A bar that rests between reps has its accelerometer's offset read there; one held in the
+    hands all set never does, and the summary says how many reps that leaves less sure."""
+    for condition, seed in (("baseline", 3), ("hand_held", 3)):
+        spec = draw_spec(condition, seed, lift="squat")
+        analysis = RepAnalysis(AnalysisSettings(lift="squat"))
+        for piece in simulate(spec).recording.split(50):
+            analysis.feed(piece)
+        analysis.finish()
+        seen = analysis.diagnostics
+        assert seen.reps > 0
+        if condition == "baseline":
+            assert seen.unconfirmed == 0 and "less sure" not in seen.summary()
+        else:
+            assert 0 < seen.unconfirmed <= seen.reps
+            assert f"{seen.unconfirmed} measured with an accelerometer offset" in seen.summary()
+
+
 def test_an_empty_drain_is_nothing_to_report() -> None:
     empty = simulate(SimSpec(reps=1, seed=40)).recording[:0]
     assert RepAnalysis().feed(empty) == []

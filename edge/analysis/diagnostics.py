@@ -25,6 +25,9 @@ class Diagnostics:
     strokes: int = 0
     rests: int = 0  # strokes that ended with the bar still
     reps: int = 0
+    # Reps measured where the accelerometer's offset was not trusted (offset.py: no rest, nor
+    # readings that agree, had confirmed it): their ROM and velocity are less sure.
+    unconfirmed: int = 0
     aside: Counter[str] = field(default_factory=Counter)  # strokes no rep took, by why
 
     def seen(self, timebase: Timebase, attitude: Attitude) -> None:
@@ -69,6 +72,12 @@ class Diagnostics:
             f"{self.duplicates} duplicates dropped, {self.holes} holes too long to bridge; "
             f"gyro offset ({gx:.1f}, {gy:.1f}, {gz:.1f}) °/s; {self.strokes} strokes, "
             f"{self.rests} ending at rest, {self.reps} reps"
+            + (
+                f" ({self.unconfirmed} measured with an accelerometer offset no rest confirmed:"
+                " ROM and velocity less sure)"
+                if self.unconfirmed
+                else ""
+            )
         )
 
 

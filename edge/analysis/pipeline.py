@@ -253,6 +253,7 @@ class RepAnalysis:
         )
         self._set_reps.append(rep)
         self.diagnostics.reps += 1
+        self.diagnostics.unconfirmed += not (first.anchored and second.anchored)
         fresh = tuple(f for f in rep.faults if f.code not in self._cued)
         self._cued = set()
         return [rep, Cue(rep.t_end, fresh)] if fresh else [rep]
