@@ -161,9 +161,8 @@ class Track:
         # each end-point correction keeps an attitude error from growing over the whole rep.
         velocity[:, 1:] = self.rows(start, stop + 1)[:, VAP : VLAT + 1]
         guess = (ended + began) // 2 - start
-        turn = _turn_near(velocity[:, 0], guess, first.direction, self._turn_reach)
-        if turn is None:
-            turn = _turn_near(velocity[:, 0], guess, first.direction, 2 * self._turn_reach)
+        # The nearest turn is the one within `turn_reach_s` where there is one.
+        turn = _turn_near(velocity[:, 0], guess, first.direction, 2 * self._turn_reach)
         if turn is None:  # the rep's integral does not turn there: the strokes' is as good
             return first, second
         self._integrate_between(start, stop, velocity, self._position_at(start))
