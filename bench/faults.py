@@ -19,7 +19,6 @@ import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 # Run as a script, bench/ is on the path but the repo is not: bench and tests import each other.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -63,11 +62,6 @@ def specs(seeds: int, condition: str | None = None) -> list[SimSpec]:
     """The corpus; under `condition`, each set with that condition's own draws for its seed."""
     rng = np.random.default_rng(SEED_BASE)
     out, n = [], 0
-
-    def spec(lift: str, fraction: float, faults: tuple[str, ...]) -> SimSpec:
-        world = draw_conditions(condition, SEED_BASE + n) if condition else {}
-        return _spec(lift, n, fraction, faults, rng, world)
-
     for code in CODES:
         for lift in LIFTS:
             if not applies(code, lift):
@@ -76,12 +70,13 @@ def specs(seeds: int, condition: str | None = None) -> list[SimSpec]:
                 for _ in range(seeds):
                     n += 1
                     fraction = float(rng.uniform(0.45, 0.8))
-                    out.append(spec(lift, fraction, (f"{code}:{magnitude}",)))
+                    out.append(_spec(lift, n, fraction, (f"{code}:{magnitude}",), rng, condition))
     for lift in LIFTS:  # clean sets for the false-alarm rate
         for low, high in LOAD_BANDS:
             for _ in range(3 * seeds):
                 n += 1
-                out.append(spec(lift, float(rng.uniform(low, high)), ()))
+                fraction = float(rng.uniform(low, high))
+                out.append(_spec(lift, n, fraction, (), rng, condition))
     return out
 
 
@@ -97,7 +92,7 @@ def _spec(
     fraction: float,
     faults: tuple[str, ...],
     rng: np.random.Generator,
-    world: dict[str, Any],
+    condition: str | None,
 ) -> SimSpec:
     one_rm = float(rng.uniform(80, 200))
     # No more reps than a lifter can do at this load (Epley), but at least three so that the
@@ -110,7 +105,7 @@ def _spec(
         one_rm_kg=one_rm,
         seed=SEED_BASE + n,
         faults=faults,
-        **world,
+        **(draw_conditions(condition, SEED_BASE + n) if condition else {}),
     )
 
 
